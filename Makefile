@@ -1,0 +1,46 @@
+# Every target builds .venv on first use, so a fresh clone needs nothing but Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/*.po))
+
+.PHONY: run test bench lint format translations extract-messages clean
+
+run: $(STAMP) $(MO_FILES)
+	$(BIN)/python -m bot
+
+test: $(STAMP) $(MO_FILES)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) $(MO_FILES)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+translations: $(MO_FILES)
+
+# Pulls new message ids from the code into every catalog; translate them, then `make test`.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -k _:1,1t -k _:1,2 -k __ -k N_ --no-location --sort-output \
+		-o locales/messages.pot bot handlers domain
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+locales/%.mo: locales/%.po $(STAMP)
+	$(BIN)/pybabel compile --domain messages -i $< -o $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

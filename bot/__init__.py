@@ -1,0 +1,1 @@
+"""Sosedi: the composition root of the bot (settings, dispatcher, CLI)."""

@@ -1,0 +1,77 @@
+"""Command line: ``python -m bot [run | migrate | import-centers FILE | demo-data]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import DatabaseSettings, Settings
+
+NO_TOKEN_HELP = (
+    "BOT_TOKEN is not set. To get one, open Telegram, write to @BotFather, send /newbot and "
+    "follow the steps; it answers with a token like 123456789:AAE... Put it in a file named "
+    ".env next to the Makefile as a line BOT_TOKEN=<token> (see .env.example), "
+    "then run `make run` again."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Sosedi: the Telegram bot of neighbourhood community centers. "
+        "Settings come from the environment and .env (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot with long polling (the default)")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    importer = commands.add_parser(
+        "import-centers",
+        help="import or update centers from a CSV file",
+        description="Columns: external_id,name,address,city,latitude,longitude (required), "
+        "region,timezone,opening_hours,phone (optional). Rows are matched by external_id. "
+        "Bad rows are listed with their line numbers; the exit status is 1 if any was rejected.",
+    )
+    importer.add_argument("file", type=Path, help="CSV file with a header row")
+    commands.add_parser("demo-data", help="load a demo set of centers (safe to repeat)")
+    return parser
+
+
+def load_settings(kind: type[DatabaseSettings]) -> DatabaseSettings:
+    try:
+        return kind()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        if name == "BOT_TOKEN" and (problem["type"] == "missing" or not problem["input"]):
+            print(NO_TOKEN_HELP, file=sys.stderr)
+        else:
+            print(f"Setting {name} is invalid: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    settings = load_settings(Settings if command == "run" else DatabaseSettings)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from bot import cli
+
+    if command == "run":
+        return asyncio.run(cli.run(settings))
+    if command == "migrate":
+        return asyncio.run(cli.migrate(settings))
+    if command == "import-centers":
+        return asyncio.run(cli.import_centers(settings, args.file))
+    return asyncio.run(cli.demo_data(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

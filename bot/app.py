@@ -1,0 +1,81 @@
+"""The dispatcher and its lifecycle: what exists while the bot runs, and how it is wired."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+
+from bot.commands import set_commands
+from bot.config import Settings
+from bot.middlewares import AccountMiddleware, LocaleMiddleware
+from handlers import get_routers
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.nearest import NearestCenters
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    """Build the dispatcher once per process (aiogram routers attach to one parent only).
+
+    ``settings`` and ``clock`` given to ``start_polling`` override these for that run.
+    """
+    i18n = I18n(path=LOCALES_DIR, default_locale=settings.default_locale, domain="messages")
+    dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings, clock=clock)
+    dp.update.outer_middleware(AccountMiddleware())
+    LocaleMiddleware(i18n).setup(dp)
+    dp.include_routers(*get_routers())
+    dp["i18n"] = i18n
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
+    return dp
+
+
+async def on_startup(dispatcher: Dispatcher, bot: Bot, settings: Settings, i18n: I18n) -> None:
+    db = Database.from_url(settings.database_url)
+    await upgrade(db)
+    nearest_centers = NearestCenters(db)
+    await nearest_centers.refresh(force=True)
+    dispatcher["db"] = db
+    dispatcher["nearest_centers"] = nearest_centers
+    await set_commands(bot, i18n)
+    me = await bot.me()
+    logger.info("started as @%s", me.username)
+
+
+async def on_shutdown(dispatcher: Dispatcher) -> None:
+    db: Database | None = dispatcher.workflow_data.pop("db", None)
+    dispatcher.workflow_data.pop("nearest_centers", None)
+    if db is not None:
+        await db.close()

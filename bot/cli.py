@@ -1,0 +1,53 @@
+"""What each command-line command does, once settings are loaded."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.app import create_bot, create_dispatcher, utc_now
+from bot.config import DatabaseSettings, Settings
+from storage.database import Database
+from storage.migrate import upgrade
+
+
+async def run(settings: Settings) -> int:
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings)
+    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    return 0
+
+
+async def migrate(settings: DatabaseSettings) -> int:
+    db = Database.from_url(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.close()
+    print("The database schema is up to date.")
+    return 0
+
+
+async def import_centers(settings: DatabaseSettings, path: Path) -> int:
+    from bot.importer import import_centers as run_import
+
+    db = Database.from_url(settings.database_url)
+    try:
+        await upgrade(db)
+        report = await run_import(db, path, now=utc_now(), out=sys.stdout)
+    finally:
+        await db.close()
+    return 0 if report.ok else 1
+
+
+async def demo_data(settings: DatabaseSettings) -> int:
+    from bot.demo import load_demo_data
+
+    db = Database.from_url(settings.database_url)
+    try:
+        await upgrade(db)
+        count = await load_demo_data(db, now=utc_now())
+    finally:
+        await db.close()
+    print(f"Demo data loaded: {count} centers.")
+    return 0

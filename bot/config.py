@@ -1,0 +1,80 @@
+"""Settings, read once in ``main()`` from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("ru", "uk", "en")
+OFFICIAL_API_URL = "https://api.telegram.org"
+
+
+class DatabaseSettings(BaseSettings):
+    """The part of the settings that database commands need: they run without a bot token."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///data/bot.db"
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+
+class Settings(DatabaseSettings):
+    bot_token: SecretStr
+    telegram_api_url: str = OFFICIAL_API_URL
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: str = "ru"
+    consent_version: str = Field(default="2026-11-22", min_length=1, max_length=32)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        # BotFather tokens look like "123456789:AA..."; catching a pasted typo here beats a
+        # 401 from Telegram after start-up.
+        bot_id, _, secret = value.get_secret_value().partition(":")
+        if not (bot_id.isdigit() and secret):
+            raise ValueError("expected the form 123456789:ABC... from @BotFather")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.strip():
+            return OFFICIAL_API_URL
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    prefix, sep, rest = database_url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or rest in ("", ":memory:"):
+        return None
+    return Path(rest.split("?", 1)[0])

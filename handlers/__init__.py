@@ -1,0 +1,31 @@
+"""Telegram handlers: one router per feature, included in the order of ``get_routers``."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    """Routers in matching order: commands and buttons first, free text (a search) after
+    them, and the catch-all fallback last."""
+    from handlers import (
+        centers,
+        consent,
+        errors,
+        fallback,
+        membership,
+        privacy,
+        settings,
+        start,
+    )
+
+    return [
+        errors.router,
+        start.router,
+        consent.router,
+        privacy.router,
+        settings.router,
+        membership.router,
+        centers.router,
+        fallback.router,
+    ]

@@ -1,0 +1,237 @@
+"""Finding centers (by location or by text), the center card, subscribing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from handlers.callbacks import CenterAction, CenterCb, NearbyPageCb, SearchPageCb
+from handlers.consent import is_consented, send_consent_screen
+from handlers.ui import FIND, MY_CENTERS, MenuButton
+from handlers.views import (
+    PAGE_SIZE,
+    center_card,
+    center_card_keyboard,
+    center_list_keyboard,
+    center_summary,
+)
+from storage.centers import Center, get_center, search_centers
+from storage.database import Database
+from storage.nearest import NearestCenters
+from storage.subscriptions import is_subscribed, subscribe, subscribed_centers, unsubscribe
+from storage.users import User
+
+router = Router(name=__name__)
+
+SEARCH_KEY = "search_query"
+_MAX_QUERY = 100
+
+
+async def send_center_card(
+    bot: Bot, chat_id: int, center: Center, *, subscribed: bool, now: datetime
+) -> None:
+    await bot.send_venue(
+        chat_id, center.latitude, center.longitude, title=center.name, address=center.address
+    )
+    await bot.send_message(
+        chat_id,
+        center_card(center, subscribed=subscribed, now=now),
+        reply_markup=center_card_keyboard(center, subscribed=subscribed),
+    )
+
+
+@router.message(F.location)
+async def nearby(message: Message, nearest_centers: NearestCenters) -> None:
+    location = message.location
+    page = NearbyPageCb(
+        latitude=round(location.latitude, 4), longitude=round(location.longitude, 4), offset=0
+    )
+    text, keyboard = await _nearby_page(page, nearest_centers)
+    await message.answer(text, reply_markup=keyboard)
+
+
+@router.callback_query(NearbyPageCb.filter())
+async def nearby_page(
+    query: CallbackQuery, callback_data: NearbyPageCb, nearest_centers: NearestCenters
+) -> None:
+    page = callback_data
+    if not (
+        math.isfinite(page.latitude)
+        and math.isfinite(page.longitude)
+        and -90 <= page.latitude <= 90
+        and -180 <= page.longitude <= 180
+        and 0 <= page.offset <= 1_000
+    ):
+        await query.answer(_("This button is out of date."))
+        return
+    text, keyboard = await _nearby_page(page, nearest_centers)
+    await query.answer()
+    await _show_page(query, text, keyboard)
+
+
+async def _nearby_page(
+    page: NearbyPageCb, nearest_centers: NearestCenters
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    found, more = await nearest_centers.find(
+        page.latitude, page.longitude, limit=PAGE_SIZE, offset=page.offset
+    )
+    if not found:
+        return _("There are no community centers in the list yet."), None
+    lines = [_("<b>Nearest community centers</b>")]
+    for number, (center, metres) in enumerate(found, start=page.offset + 1):
+        lines.append(center_summary(number, center, metres))
+    lines.append(_("Tap a center to see its card."))
+    previous = page.model_copy(update={"offset": page.offset - PAGE_SIZE}) if page.offset else None
+    following = page.model_copy(update={"offset": page.offset + PAGE_SIZE}) if more else None
+    centers = [center for center, _metres in found]
+    return "\n\n".join(lines), center_list_keyboard(centers, page.offset + 1, previous, following)
+
+
+@router.message(MenuButton(FIND))
+async def ask_for_place(message: Message) -> None:
+    await message.answer(
+        _("Type the name of your city, town or street, for example: <i>Yekaterinburg</i>.")
+    )
+
+
+@router.message(MenuButton(MY_CENTERS))
+async def my_centers(
+    message: Message, account: User | None, settings: Settings, db: Database
+) -> None:
+    centers = []
+    if is_consented(account, settings):
+        async with db.read() as conn:
+            centers = await subscribed_centers(conn, message.from_user.id)
+    if not centers:
+        await message.answer(
+            _(
+                "You are not subscribed to any center yet. Find one with the 📍 button or by "
+                "typing a city, open it and tap “Subscribe”."
+            )
+        )
+        return
+    lines = [_("<b>Your centers</b>")]
+    lines += [center_summary(number, center, None) for number, center in enumerate(centers, 1)]
+    await message.answer(
+        "\n\n".join(lines), reply_markup=center_list_keyboard(centers, 1, None, None)
+    )
+
+
+@router.message(F.text, ~F.text.startswith("/"))
+async def search(message: Message, state: FSMContext, db: Database) -> None:
+    query = " ".join(message.text.split())[:_MAX_QUERY]
+    await state.update_data({SEARCH_KEY: query})
+    text, keyboard = await _search_page(query, 0, db)
+    await message.answer(text, reply_markup=keyboard)
+
+
+@router.callback_query(SearchPageCb.filter())
+async def search_page(
+    query: CallbackQuery, callback_data: SearchPageCb, state: FSMContext, db: Database
+) -> None:
+    text_query = (await state.get_data()).get(SEARCH_KEY)
+    if not text_query or not 0 <= callback_data.offset <= 1_000:
+        await query.answer(_("This list is out of date. Please search again."))
+        return
+    text, keyboard = await _search_page(text_query, callback_data.offset, db)
+    await query.answer()
+    await _show_page(query, text, keyboard)
+
+
+async def _search_page(
+    text_query: str, offset: int, db: Database
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    async with db.read() as conn:
+        found = await search_centers(conn, text_query, limit=PAGE_SIZE + 1, offset=offset)
+    if not found:
+        return (
+            _(
+                "I found no center for “{query}”. Check the spelling, try just the name of the "
+                "city, or share your location with the 📍 button."
+            ).format(query=escape(text_query)),
+            None,
+        )
+    page = found[:PAGE_SIZE]
+    lines = [_("<b>Centers for “{query}”</b>").format(query=escape(text_query))]
+    lines += [
+        center_summary(number, center, None) for number, center in enumerate(page, offset + 1)
+    ]
+    lines.append(_("Tap a center to see its card."))
+    previous = SearchPageCb(offset=max(0, offset - PAGE_SIZE)) if offset else None
+    following = SearchPageCb(offset=offset + PAGE_SIZE) if len(found) > PAGE_SIZE else None
+    return "\n\n".join(lines), center_list_keyboard(page, offset + 1, previous, following)
+
+
+async def _show_page(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
+) -> None:
+    if isinstance(query.message, Message):
+        if query.message.html_text != text or query.message.reply_markup != keyboard:
+            await query.message.edit_text(text, reply_markup=keyboard)
+    else:
+        await query.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+
+
+@router.callback_query(CenterCb.filter(F.action == CenterAction.OPEN))
+async def open_center(
+    query: CallbackQuery,
+    callback_data: CenterCb,
+    bot: Bot,
+    account: User | None,
+    db: Database,
+    clock: Callable[[], datetime],
+) -> None:
+    async with db.read() as conn:
+        center = await get_center(conn, callback_data.center_id)
+        subscribed = bool(center and account and await is_subscribed(conn, account.id, center.id))
+    if center is None:
+        await query.answer(_("This center is no longer in the list."))
+        return
+    await query.answer()
+    await send_center_card(bot, query.from_user.id, center, subscribed=subscribed, now=clock())
+
+
+@router.callback_query(
+    CenterCb.filter(F.action.in_({CenterAction.SUBSCRIBE, CenterAction.UNSUBSCRIBE}))
+)
+async def toggle_subscription(
+    query: CallbackQuery,
+    callback_data: CenterCb,
+    bot: Bot,
+    account: User | None,
+    settings: Settings,
+    db: Database,
+    clock: Callable[[], datetime],
+) -> None:
+    wants = callback_data.action == CenterAction.SUBSCRIBE
+    if wants and not is_consented(account, settings):
+        await query.answer(_("First, please read and accept the privacy terms."))
+        async with db.read() as conn:
+            center = await get_center(conn, callback_data.center_id)
+        await send_consent_screen(bot, query.from_user.id, settings, center.id if center else 0)
+        return
+    async with db.write() as conn:
+        center = await get_center(conn, callback_data.center_id)
+        if center is not None and account is not None:
+            if wants:
+                await subscribe(conn, account.id, center.id, now=clock())
+            else:
+                await unsubscribe(conn, account.id, center.id)
+    if center is None:
+        await query.answer(_("This center is no longer in the list."))
+        return
+    subscribed = wants and account is not None
+    await query.answer(_("Subscribed.") if subscribed else _("Unsubscribed."))
+    if isinstance(query.message, Message):
+        text = center_card(center, subscribed=subscribed, now=clock())
+        keyboard = center_card_keyboard(center, subscribed=subscribed)
+        if query.message.html_text != text or query.message.reply_markup != keyboard:
+            await query.message.edit_text(text, reply_markup=keyboard)

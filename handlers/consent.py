@@ -1,0 +1,121 @@
+"""Consent to store personal data (152-FZ style): a separate, explicit, versioned act."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from handlers.callbacks import ConsentAction, ConsentCb
+from handlers.ui import main_menu, remove_buttons
+from storage.centers import get_center
+from storage.database import Database
+from storage.subscriptions import subscribe
+from storage.users import User, delete_user, save_consent
+
+router = Router(name=__name__)
+
+
+def is_consented(account: User | None, settings: Settings) -> bool:
+    """Consent counts only for the current text: a changed text must be agreed to again."""
+    return account is not None and account.consent_version == settings.consent_version
+
+
+def consent_text(version: str) -> str:
+    return _(
+        "<b>Privacy and consent</b>\n\n"
+        "To remember you, the bot stores:\n"
+        "• your Telegram ID and name;\n"
+        "• the language you chose;\n"
+        "• the centers you subscribe to;\n"
+        "• when you gave this consent and to which version of this text.\n\n"
+        "Purpose: to show you community centers and send you their news. A location you "
+        "share is used only to find the nearest centers and is not stored. Nothing is passed "
+        "to third parties.\n\n"
+        "At any time: /mydata sends you everything stored about you, /forget deletes it, "
+        "/privacy shows this text and lets you withdraw consent.\n\n"
+        "Version of this text: {version}"
+    ).format(version=version)
+
+
+async def send_consent_screen(
+    bot: Bot, chat_id: int, settings: Settings, center_id: int = 0
+) -> None:
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("✅ I agree"),
+                    callback_data=ConsentCb(
+                        action=ConsentAction.ACCEPT, center_id=center_id
+                    ).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("❌ No, thanks"),
+                    callback_data=ConsentCb(action=ConsentAction.DECLINE).pack(),
+                ),
+            ]
+        ]
+    )
+    await bot.send_message(chat_id, consent_text(settings.consent_version), reply_markup=keyboard)
+
+
+@router.callback_query(ConsentCb.filter(F.action == ConsentAction.ACCEPT))
+async def accept(
+    query: CallbackQuery,
+    callback_data: ConsentCb,
+    bot: Bot,
+    account: User | None,
+    settings: Settings,
+    db: Database,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
+    if is_consented(account, settings):
+        await query.answer(_("You have already agreed."))
+        return
+    subscribed_to = None
+    async with db.write() as conn:
+        await save_consent(
+            conn,
+            user_id=query.from_user.id,
+            display_name=query.from_user.full_name[:128],
+            language=i18n.current_locale,
+            consent_version=settings.consent_version,
+            now=clock(),
+        )
+        if callback_data.center_id:
+            subscribed_to = await get_center(conn, callback_data.center_id)
+            if subscribed_to is not None:
+                await subscribe(conn, query.from_user.id, subscribed_to.id, now=clock())
+    await query.answer(_("Thank you!"))
+    await remove_buttons(query)
+    text = _("Thank you! Consent recorded. Here is the menu: the buttons are at the bottom.")
+    await bot.send_message(query.from_user.id, text, reply_markup=main_menu())
+    if subscribed_to is not None:
+        await bot.send_message(
+            query.from_user.id,
+            _("⭐ You are subscribed to {name}.").format(name=escape(subscribed_to.name)),
+        )
+
+
+@router.callback_query(ConsentCb.filter(F.action == ConsentAction.DECLINE))
+async def decline(query: CallbackQuery, bot: Bot, account: User | None, db: Database) -> None:
+    if account is not None:
+        async with db.write() as conn:
+            await delete_user(conn, query.from_user.id)
+    await query.answer()
+    await remove_buttons(query)
+    text = _(
+        "Understood: nothing about you is stored.\n\n"
+        "Without consent I cannot remember you, so there are no subscriptions or news. You "
+        "can still find centers: share your location or type a city or street.\n\n"
+        "If you change your mind, send /privacy."
+    )
+    await bot.send_message(query.from_user.id, text, reply_markup=main_menu())

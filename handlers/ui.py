@@ -1,0 +1,58 @@
+"""Shared pieces of the chat interface: the main menu and button housekeeping."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, KeyboardButton, Message, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+
+def N_(message: str) -> str:
+    """Marks a message id for extraction; it is translated where it is shown."""
+    return message
+
+
+NEAREST = N_("📍 Nearest center")
+FIND = N_("🔎 Find by city or street")
+MY_CENTERS = N_("⭐ My centers")
+SETTINGS = N_("⚙️ Settings")
+HELP = N_("❓ Help")
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=_(NEAREST), request_location=True)],
+            [KeyboardButton(text=_(FIND)), KeyboardButton(text=_(MY_CENTERS))],
+            [KeyboardButton(text=_(SETTINGS)), KeyboardButton(text=_(HELP))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+        input_field_placeholder=_("City, street or a menu button"),
+    )
+
+
+class MenuButton(Filter):
+    """Matches a menu label in any language: after a language switch the old keyboard may
+    still be on screen until the new one arrives."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        return message.text is not None and any(
+            message.text == i18n.gettext(self.msgid, locale=locale)
+            for locale in i18n.available_locales
+        )
+
+
+async def remove_buttons(query: CallbackQuery) -> None:
+    """Take the inline buttons off the message that was pressed. A double tap arrives twice:
+    the second edit finds nothing to change, and that is fine."""
+    if isinstance(query.message, Message) and query.message.reply_markup is not None:
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)

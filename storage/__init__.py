@@ -1,0 +1,1 @@
+"""Database access: plain async functions that take a connection, plus migrations."""

@@ -1,0 +1,100 @@
+"""Residents, volunteers, coordinators: everyone who accepted the privacy terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.schema import centers, subscriptions, users
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    display_name: str
+    language: str
+    consent_at: datetime
+    consent_version: str
+    blocked: bool
+    created_at: datetime
+
+
+async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    return User(**row._mapping) if row else None
+
+
+async def save_consent(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    display_name: str,
+    language: str,
+    consent_version: str,
+    now: datetime,
+) -> None:
+    """Record (or renew) consent. Only here does a user's row come into existence."""
+    changed = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(consent_at=now, consent_version=consent_version, display_name=display_name)
+    )
+    if changed.rowcount == 0:
+        await conn.execute(
+            users.insert().values(
+                id=user_id,
+                display_name=display_name,
+                language=language,
+                consent_at=now,
+                consent_version=consent_version,
+                created_at=now,
+            )
+        )
+
+
+async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
+async def set_blocked(conn: AsyncConnection, user_id: int, blocked: bool) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(blocked=blocked))
+
+
+async def delete_user(conn: AsyncConnection, user_id: int) -> bool:
+    """Erase the user and, through ON DELETE CASCADE, every row that points at them."""
+    result = await conn.execute(delete(users).where(users.c.id == user_id))
+    return result.rowcount > 0
+
+
+async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | None:
+    """Everything stored about one user, as JSON-ready data (the /mydata answer)."""
+    user = await get_user(conn, user_id)
+    if user is None:
+        return None
+    subscribed = await conn.execute(
+        select(centers.c.external_id, centers.c.name, centers.c.address, subscriptions.c.created_at)
+        .join(centers, centers.c.id == subscriptions.c.center_id)
+        .where(subscriptions.c.user_id == user_id)
+        .order_by(subscriptions.c.created_at)
+    )
+    return {
+        "telegram_id": user.id,
+        "display_name": user.display_name,
+        "language": user.language,
+        "consent": {"given_at": user.consent_at.isoformat(), "text_version": user.consent_version},
+        "blocked_bot": user.blocked,
+        "first_seen_at": user.created_at.isoformat(),
+        "subscriptions": [
+            {
+                "center_id": row.external_id,
+                "center": row.name,
+                "address": row.address,
+                "since": row.created_at.isoformat(),
+            }
+            for row in subscribed
+        ],
+    }
