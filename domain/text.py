@@ -37,7 +37,7 @@ _LATIN_VARIANTS = (
 )
 _TRANSLATE = str.maketrans(_CYRILLIC)
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_REPEATS = re.compile(r"(.)\1+")
+_REPEATS = re.compile(r"([a-z])\1+")  # letters only: house 100 is not house 10
 
 
 def fold(text: str) -> str:

@@ -61,9 +61,8 @@ async def search_centers(
     terms = search_terms(query)
     if not terms:
         return []
-    conditions = [
-        centers.c.search_key.like(f"%{_escape_like(term)}%", escape="\\") for term in terms
-    ]
+    # Folded terms hold only [a-z0-9], so no LIKE wildcard can come from the user.
+    conditions = [centers.c.search_key.contains(term) for term in terms]
     rows = await conn.execute(
         select(*CENTER_COLUMNS)
         .where(and_(*conditions))
@@ -137,7 +136,3 @@ async def bump_centers_revision(conn: AsyncConnection) -> None:
             index_elements=[meta.c.key], set_={"value": meta.c.value + 1}
         )
     )
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -31,3 +31,8 @@ def test_malformed_payloads_are_not_ours():
     malformed += ["CENTER_1", "center_" + "9" * 30, "x" * 65, "center_1 ", "центр_1"]
     for payload in malformed:
         assert parse_center_payload(payload) is None, payload
+
+
+def test_numbers_keep_their_digits():
+    assert fold("дом 100") != fold("дом 10")
+    assert fold("Аллея") == fold("Алея")

@@ -1,0 +1,157 @@
+"""The storage layer on its own: schema, concurrency, time, the nearest-center cache."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from storage.centers import count_centers, search_centers, upsert_centers
+from storage.database import Database
+from storage.migrate import current_revision, upgrade
+from storage.nearest import NearestCenters
+from storage.schema import metadata, subscriptions, users
+from storage.subscriptions import subscribe
+from storage.users import get_user, save_consent
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+    await upgrade(database)
+    yield database
+    await database.close()
+
+
+def center(external_id, latitude, longitude, name="Центр"):
+    return {
+        "external_id": external_id,
+        "name": name,
+        "address": "ул. Ленина, 1",
+        "city": "Город",
+        "region": None,
+        "latitude": latitude,
+        "longitude": longitude,
+        "timezone": "Europe/Moscow",
+        "opening_hours": None,
+        "phone": None,
+    }
+
+
+async def test_migrations_build_exactly_the_declared_schema(db):
+    assert await current_revision(db) == "0001"
+    async with db.read() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+        )
+    assert diff == []
+    await upgrade(db)  # a second run is a no-op
+
+
+async def test_sqlite_pragmas(db):
+    async with db.read() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+async def test_concurrent_read_then_write_transactions_never_lock(tmp_path, db):
+    # Two engines stand for two processes on one file; each transaction reads, then writes.
+    other = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("c1", 55.0, 37.0)], now=NOW)
+
+    async def consent_and_subscribe(database, user_id):
+        async with database.write() as conn:
+            if await get_user(conn, user_id) is None:
+                await save_consent(
+                    conn,
+                    user_id=user_id,
+                    display_name="x",
+                    language="ru",
+                    consent_version="1",
+                    now=NOW,
+                )
+            await subscribe(conn, user_id, 1, now=NOW)
+
+    try:
+        await asyncio.gather(
+            *(consent_and_subscribe(db if i % 2 else other, i) for i in range(1, 201))
+        )
+    finally:
+        await other.close()
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(users)) == 200
+        assert await conn.scalar(select(func.count()).select_from(subscriptions)) == 200
+
+
+async def test_times_come_back_aware_utc(db):
+    moscow = timezone(timedelta(hours=3))
+    async with db.write() as conn:
+        await save_consent(
+            conn,
+            user_id=1,
+            display_name="x",
+            language="ru",
+            consent_version="1",
+            now=datetime(2026, 11, 22, 15, 0, tzinfo=moscow),
+        )
+    async with db.read() as conn:
+        user = await get_user(conn, 1)
+    assert user.consent_at == datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    with pytest.raises(Exception, match="naive"):
+        async with db.write() as conn:
+            await save_consent(
+                conn,
+                user_id=2,
+                display_name="x",
+                language="ru",
+                consent_version="1",
+                now=datetime(2026, 11, 22, 15, 0),
+            )
+
+
+async def test_deleting_a_user_cascades(db):
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("c1", 55.0, 37.0)], now=NOW)
+        await save_consent(
+            conn, user_id=7, display_name="x", language="ru", consent_version="1", now=NOW
+        )
+        await subscribe(conn, 7, 1, now=NOW)
+        assert await subscribe(conn, 7, 1, now=NOW) is False
+    async with db.write() as conn:
+        await conn.execute(users.delete().where(users.c.id == 7))
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(subscriptions)) == 0
+
+
+async def test_punctuation_and_wildcards_in_a_query_match_nothing_by_themselves(db):
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("c1", 55.0, 37.0, name="Центр 100%")], now=NOW)
+        await upsert_centers(conn, [center("c2", 55.0, 37.0, name="Центр 1000")], now=NOW)
+    async with db.read() as conn:
+        assert [c.external_id for c in await search_centers(conn, "1000", limit=5)] == ["c2"]
+        assert await search_centers(conn, "%", limit=5) == []
+        assert await search_centers(conn, "_%_", limit=5) == []
+        assert await count_centers(conn) == 2
+
+
+async def test_nearest_index_follows_imports_from_elsewhere(db):
+    ticks = [0.0]
+    nearest = NearestCenters(db, check_every=30, monotonic=lambda: ticks[0])
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("far", 56.0, 38.0)], now=NOW)
+    found, more = await nearest.find(55.0, 37.0, limit=5)
+    assert [c.external_id for c, _ in found] == ["far"] and not more
+    async with db.write() as conn:  # another process imports a closer center
+        await upsert_centers(conn, [center("near", 55.001, 37.001)], now=NOW)
+    found, _ = await nearest.find(55.0, 37.0, limit=5)
+    assert [c.external_id for c, _ in found] == ["far"], "cached until the next check"
+    ticks[0] += 31
+    found, _ = await nearest.find(55.0, 37.0, limit=1)
+    assert [c.external_id for c, _ in found] == ["near"]
+    assert found[0][1] == pytest.approx(128.2, abs=0.5)
