@@ -67,10 +67,10 @@ async def on_startup(dispatcher: Dispatcher, bot: Bot, settings: Settings, i18n:
     await upgrade(db)
     nearest_centers = NearestCenters(db)
     await nearest_centers.refresh(force=True)
-    dispatcher["db"] = db
-    dispatcher["nearest_centers"] = nearest_centers
     await set_commands(bot, i18n)
     me = await bot.me()
+    dispatcher["db"] = db
+    dispatcher["nearest_centers"] = nearest_centers
     logger.info("started as @%s", me.username)
 
 

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from handlers.callbacks import CenterAction, CenterCb, NearbyPageCb, SearchPageCb
 from handlers.consent import is_consented, send_consent_screen
-from handlers.ui import FIND, MY_CENTERS, MenuButton
+from handlers.ui import FIND, MY_CENTERS, MenuButton, show_in_place
 from handlers.views import (
     PAGE_SIZE,
     center_card,
@@ -74,7 +74,7 @@ async def nearby_page(
         return
     text, keyboard = await _nearby_page(page, nearest_centers)
     await query.answer()
-    await _show_page(query, text, keyboard)
+    await show_in_place(query, text, keyboard)
 
 
 async def _nearby_page(
@@ -143,7 +143,7 @@ async def search_page(
         return
     text, keyboard = await _search_page(text_query, callback_data.offset, db)
     await query.answer()
-    await _show_page(query, text, keyboard)
+    await show_in_place(query, text, keyboard)
 
 
 async def _search_page(
@@ -168,16 +168,6 @@ async def _search_page(
     previous = SearchPageCb(offset=max(0, offset - PAGE_SIZE)) if offset else None
     following = SearchPageCb(offset=offset + PAGE_SIZE) if len(found) > PAGE_SIZE else None
     return "\n\n".join(lines), center_list_keyboard(page, offset + 1, previous, following)
-
-
-async def _show_page(
-    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
-) -> None:
-    if isinstance(query.message, Message):
-        if query.message.html_text != text or query.message.reply_markup != keyboard:
-            await query.message.edit_text(text, reply_markup=keyboard)
-    else:
-        await query.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
 
 
 @router.callback_query(CenterCb.filter(F.action == CenterAction.OPEN))
@@ -230,8 +220,5 @@ async def toggle_subscription(
         return
     subscribed = wants and account is not None
     await query.answer(_("Subscribed.") if subscribed else _("Unsubscribed."))
-    if isinstance(query.message, Message):
-        text = center_card(center, subscribed=subscribed, now=clock())
-        keyboard = center_card_keyboard(center, subscribed=subscribed)
-        if query.message.html_text != text or query.message.reply_markup != keyboard:
-            await query.message.edit_text(text, reply_markup=keyboard)
+    text = center_card(center, subscribed=subscribed, now=clock())
+    await show_in_place(query, text, center_card_keyboard(center, subscribed=subscribed))

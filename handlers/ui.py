@@ -6,7 +6,13 @@ import contextlib
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, KeyboardButton, Message, ReplyKeyboardMarkup
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -56,3 +62,19 @@ async def remove_buttons(query: CallbackQuery) -> None:
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=None)
+
+
+async def show_in_place(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
+) -> None:
+    """Replace the pressed message with new content (paging, a toggled button), or send it
+    anew when the message is too old to edit. Pressing twice yields "message is not
+    modified" from Telegram: the screen already shows what was asked for."""
+    if not isinstance(query.message, Message):
+        await query.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+        return
+    try:
+        await query.message.edit_text(text, reply_markup=keyboard)
+    except TelegramBadRequest as error:
+        if "message is not modified" not in error.message:
+            raise

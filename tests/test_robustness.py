@@ -115,3 +115,19 @@ async def test_a_failure_inside_a_handler_gets_an_apology(bot_env):
     )
     [callback] = [c for c in await bot_env.tg.callbacks(user.id) if c["data"].startswith("c:o")]
     assert callback["answered"]
+
+
+async def test_double_taps_change_nothing_twice(bot_env):
+    user = await consenting_user(bot_env, language_code="en")
+    [nearest] = await user.send_location(*EKATERINBURG)
+    more = nearest.callback_data["More ▶️"]
+    await user.callback(nearest.message_id, more)
+    await user.callback(nearest.message_id, more)  # the list already shows that page
+    page_two = await user.last_bot_message()
+    _venue, card = await user.press(page_two.buttons[0][0])
+    subscribe = card.callback_data["⭐ Subscribe"]
+    await user.callback(card.message_id, subscribe)
+    await user.callback(card.message_id, subscribe)
+    assert len((await bot_env.rows())["subscriptions"]) == 1
+    answers = [c["answer"]["text"] for c in await bot_env.tg.callbacks(user.id)][-2:]
+    assert answers == ["Subscribed.", "Subscribed."]

@@ -1,0 +1,188 @@
+"""A fake Telegram Bot API server with a control API for acting as users.
+
+A real aiogram ``Bot`` talks HTTP to it::
+
+    async with FakeTelegram() as tg:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url))
+        bot = Bot(tg.token, session=session)
+
+Everything lives in memory (:mod:`fake_telegram.state`). The routes are documented where they
+are implemented: the Bot API in :mod:`fake_telegram.botapi`, the control API in
+:mod:`fake_telegram.control`. This module assembles them into one aiohttp application, starts
+and stops it, and delivers updates to a webhook when the bot sets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Self
+
+import aiohttp
+from aiohttp import web
+
+from fake_telegram.botapi import MAX_UPLOAD_BYTES, BotApi
+from fake_telegram.control import ControlApi
+from fake_telegram.state import Update, Webhook
+from fake_telegram.wire import ApiError, Params, Upload, read_multipart
+
+__all__ = ["ApiError", "FakeTelegram"]
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT_SECONDS = 30.0
+WEBHOOK_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class FakeTelegram(BotApi, ControlApi):
+    """In-memory Telegram Bot API plus the control API, served over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "123456:TEST",
+        bot_id: int = 123456,
+        bot_username: str = "sosedi_bot",
+        bot_name: str = "Sosedi",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            token=token,
+            bot_id=bot_id,
+            bot_username=bot_username,
+            bot_name=bot_name,
+            clock=clock,
+        )
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.app = self._build_app()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 picks a free port) and return the base URL."""
+        self._closing = False
+        self._runner = web.AppRunner(
+            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        # Long polls would otherwise hold the shutdown for their whole timeout.
+        self._closing = True
+        self._notify()
+
+    async def _on_cleanup(self, _app: web.Application) -> None:
+        await self._stop_webhook_worker()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file_download)
+        for method, path, handler in self._control_routes():
+            app.router.add_route(method, path, self._control(handler))
+        app.on_shutdown.append(self._on_shutdown)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    # -- webhook delivery ----------------------------------------------------------------------
+
+    def _start_webhook_worker(self) -> None:
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._webhook_worker())
+
+    async def _webhook_worker(self) -> None:
+        """Deliver pending updates one by one, in order, retrying until the bot answers 2xx."""
+        failures = 0
+        while not self._closing:
+            event = self._changed
+            hook = self._s.webhook
+            if hook is None:
+                return
+            batch = self._deliverable(1)
+            if not batch:
+                await self._wait(event, None)
+                continue
+            if await self._deliver(hook, batch[0]):
+                self._settle(batch[0], "confirmed")
+                failures = 0
+            else:
+                delay = WEBHOOK_RETRY_DELAYS[min(failures, len(WEBHOOK_RETRY_DELAYS) - 1)]
+                failures += 1
+                await asyncio.sleep(delay)
+
+    async def _stop_webhook_worker(self) -> None:
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _deliver(self, hook: Webhook, update: Update) -> bool:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        headers = {}
+        if hook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
+        try:
+            async with self._http.post(
+                hook.url,
+                json=update.payload,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS),
+            ) as response:
+                if 200 <= response.status < 300:
+                    await self._run_webhook_reply(response)
+                    return True
+                hook.last_error_message = (
+                    f"Wrong response from the webhook: {response.status} {response.reason}"
+                )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            hook.last_error_message = f"Connection error: {error!r}"
+        hook.last_error_date = int(self._clock())
+        return False
+
+    async def _run_webhook_reply(self, response: aiohttp.ClientResponse) -> None:
+        """Run a method the bot put into its webhook answer, as Telegram does."""
+        values: dict[str, Any] = {}
+        files: dict[str, Upload] = {}
+        if response.content_type == "multipart/form-data":
+            reader = aiohttp.MultipartReader(response.headers, response.content)
+            await read_multipart(reader, values, files)
+        elif response.content_type == "application/json":
+            with contextlib.suppress(ValueError):
+                body = await response.json()
+                values = body if isinstance(body, dict) else {}
+        method = values.pop("method", None)
+        entry = self._methods.get(str(method).lower()) if method else None
+        if entry is not None:
+            result = await self._call(entry[0], entry[1], Params(values, files))
+            if isinstance(result, ApiError):
+                log.warning("webhook reply %s failed: %s", entry[0], result.description)
