@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import create_bot, create_dispatcher, utc_now
 from bot.config import DatabaseSettings, Settings
 from storage.database import Database
 from storage.migrate import upgrade
 
 
 async def run(settings: Settings) -> int:
+    # aiogram takes seconds to import; the database commands do without it.
+    from bot.app import create_bot, create_dispatcher
+
     bot = create_bot(settings)
     dispatcher = create_dispatcher(settings)
     await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
@@ -34,7 +37,7 @@ async def import_centers(settings: DatabaseSettings, path: Path) -> int:
     db = Database.from_url(settings.database_url)
     try:
         await upgrade(db)
-        report = await run_import(db, path, now=utc_now(), out=sys.stdout)
+        report = await run_import(db, path, now=datetime.now(UTC), out=sys.stdout)
     finally:
         await db.close()
     return 0 if report.ok else 1
@@ -46,7 +49,7 @@ async def demo_data(settings: DatabaseSettings) -> int:
     db = Database.from_url(settings.database_url)
     try:
         await upgrade(db)
-        count = await load_demo_data(db, now=utc_now())
+        count = await load_demo_data(db, now=datetime.now(UTC))
     finally:
         await db.close()
     print(f"Demo data loaded: {count} centers.")
