@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from domain.timezones import is_valid_timezone, timezone_at
@@ -87,18 +87,7 @@ class CenterRow:
 
     def values(self) -> dict[str, Any]:
         """The row in the shape ``storage.centers.upsert_centers`` takes."""
-        return {
-            "external_id": self.external_id,
-            "name": self.name,
-            "address": self.address,
-            "city": self.city,
-            "region": self.region,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-            "timezone": self.timezone,
-            "opening_hours": self.opening_hours,
-            "phone": self.phone,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "line"}
 
 
 def read_center_rows(lines: Iterable[str]) -> Iterator[CenterRow | RejectedRow]:

@@ -82,24 +82,19 @@ class Params:
         return value if isinstance(value, str) else str(value)
 
     def int(self, name: str, *, required: bool = False) -> int | None:
-        value = self.raw(name)
-        if value is None:
-            if required:
-                raise bad(f"{name} is empty")
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad(f"invalid {name} specified") from None
+        return self._number(name, int, required)
 
     def float(self, name: str, *, required: bool = False) -> float | None:
+        return self._number(name, float, required)
+
+    def _number(self, name: str, kind: type, required: bool) -> Any:
         value = self.raw(name)
         if value is None:
             if required:
                 raise bad(f"{name} is empty")
             return None
         try:
-            return float(value)
+            return kind(value)
         except (TypeError, ValueError):
             raise bad(f"invalid {name} specified") from None
 
