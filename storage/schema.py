@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -17,7 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -91,6 +95,100 @@ subscriptions = Table(
     Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_subscriptions_center_id", "center_id"),
+)
+
+# A weekly rule ("Tuesdays and Thursdays at 18:00, every other week"). A daily job turns it
+# into rows of ``activities`` a few weeks ahead; sign-ups always belong to one occurrence.
+activity_series = Table(
+    "activity_series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(64), unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("category", String(16), nullable=False),
+    Column("weekdays", String(13), nullable=False),  # ISO weekdays, "1,3" = Monday, Wednesday
+    Column("every_weeks", Integer, nullable=False, server_default="1"),
+    Column("local_time", String(5), nullable=False),  # "18:30" in the center's time zone
+    Column("duration_minutes", Integer, nullable=False),
+    Column("first_date", Date, nullable=False),
+    Column("last_date", Date),
+    Column("place_note", String(200)),
+    Column("capacity", Integer),
+    Column("max_companions", Integer, nullable=False, server_default="0"),
+    Column("accepts_participants", Boolean, nullable=False, server_default=true()),
+    Column("volunteer_role", String(100)),
+    Column("volunteer_places", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), nullable=False),
+    Column("series_id", ForeignKey("activity_series.id", ondelete="SET NULL")),
+    Column("external_id", String(64), unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("category", String(16), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("place_note", String(200)),
+    # Participants: NULL capacity means unlimited. Every person of a party takes a seat.
+    Column("accepts_participants", Boolean, nullable=False, server_default=true()),
+    Column("capacity", Integer),
+    Column("max_companions", Integer, nullable=False, server_default="0"),
+    Column("seats_taken", Integer, nullable=False, server_default="0"),
+    # Volunteers: a shift needs ``volunteer_places`` helpers in ``volunteer_role``.
+    Column("volunteer_role", String(100)),
+    Column("volunteer_places", Integer, nullable=False, server_default="0"),
+    Column("volunteers_taken", Integer, nullable=False, server_default="0"),
+    Column("status", String(12), nullable=False, server_default="scheduled"),
+    Column("created_at", UTCDateTime, nullable=False),
+    # The counters are the capacity guard: a conditional UPDATE moves them, and these checks
+    # make any bug that would overbook fail loudly instead.
+    CheckConstraint(
+        "capacity IS NULL OR seats_taken <= capacity", name="ck_activities_seats_within_capacity"
+    ),
+    CheckConstraint(
+        "volunteers_taken <= volunteer_places", name="ck_activities_volunteers_within_places"
+    ),
+    CheckConstraint("seats_taken >= 0 AND volunteers_taken >= 0", name="ck_activities_taken"),
+    CheckConstraint("ends_at > starts_at", name="ck_activities_ends_after_start"),
+    UniqueConstraint("series_id", "starts_at", name="uq_activities_series_id_starts_at"),
+    Index("ix_activities_center_id_starts_at", "center_id", "starts_at"),
+    Index("ix_activities_starts_at", "starts_at"),
+)
+
+signups = Table(
+    "signups",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the order of sign-up: the waitlist's order
+    Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(12), nullable=False),  # participant | volunteer
+    Column("party_size", Integer, nullable=False, server_default="1"),
+    # confirmed | waitlisted | offered | cancelled | declined | expired
+    Column("status", String(12), nullable=False),
+    Column("offer_expires_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # One row per person and activity, whatever its status: a double tap cannot add a second.
+    UniqueConstraint("activity_id", "user_id", name="uq_signups_activity_id_user_id"),
+    CheckConstraint("party_size >= 1", name="ck_signups_party_size"),
+    Index("ix_signups_activity_id_status", "activity_id", "status"),
+    Index("ix_signups_user_id_status", "user_id", "status"),
+)
+
+volunteer_profiles = Table(
+    "volunteer_profiles",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("display_name", String(128)),
+    Column("skills", String(300)),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # Small key/value facts about the data itself, e.g. a revision number bumped by every centers

@@ -1,0 +1,377 @@
+"""Sign-ups with capacity and a waitlist. A seat is taken only by a conditional UPDATE of the
+activity's counter (``... WHERE taken + n <= capacity``), which is safe under concurrency on
+SQLite and PostgreSQL alike; counting rows and then inserting would not be."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.activities import (
+    ACTIVE,
+    HOLDS_SEATS,
+    Refusal,
+    Role,
+    SignupRules,
+    Status,
+    offer_deadline,
+    signup_refusal,
+)
+from storage.activities import Activity, get_activities, get_activity
+from storage.schema import activities, signups
+
+
+@dataclass(frozen=True, slots=True)
+class Signup:
+    id: int
+    activity_id: int
+    user_id: int
+    role: str
+    party_size: int
+    status: str
+    offer_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A waitlisted person moved up: offered a seat until ``expires_at``, or confirmed at once
+    when there is no time left for an offer."""
+
+    signup_id: int
+    user_id: int
+    activity_id: int
+    status: Status
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    refusal: Refusal | None = None
+    signup: Signup | None = None
+    position: int | None = None  # place on the waitlist, from 1
+    promotions: tuple[Promotion, ...] = ()
+
+
+_SIGNUP_COLUMNS = [signups.c[name] for name in Signup.__slots__]
+_ACTIVE = [status.value for status in ACTIVE]
+
+
+async def get_signup(conn: AsyncConnection, signup_id: int) -> Signup | None:
+    row = (await conn.execute(select(*_SIGNUP_COLUMNS).where(signups.c.id == signup_id))).first()
+    return Signup(*row) if row else None
+
+
+async def signup_of(conn: AsyncConnection, activity_id: int, user_id: int) -> Signup | None:
+    row = (
+        await conn.execute(
+            select(*_SIGNUP_COLUMNS).where(
+                signups.c.activity_id == activity_id, signups.c.user_id == user_id
+            )
+        )
+    ).first()
+    return Signup(*row) if row else None
+
+
+async def count_active(conn: AsyncConnection, user_id: int, now: datetime) -> int:
+    query = (
+        select(func.count())
+        .select_from(signups.join(activities, activities.c.id == signups.c.activity_id))
+        .where(
+            signups.c.user_id == user_id,
+            signups.c.status.in_(_ACTIVE),
+            activities.c.ends_at > now,
+        )
+    )
+    return await conn.scalar(query) or 0
+
+
+async def waitlist_position(conn: AsyncConnection, signup: Signup) -> int | None:
+    if signup.status != Status.WAITLISTED:
+        return None
+    return await conn.scalar(
+        select(func.count()).where(
+            signups.c.activity_id == signup.activity_id,
+            signups.c.role == signup.role,
+            signups.c.status == Status.WAITLISTED,
+            signups.c.id <= signup.id,
+        )
+    )
+
+
+async def sign_up(
+    conn: AsyncConnection,
+    *,
+    activity_id: int,
+    user_id: int,
+    role: Role,
+    party_size: int,
+    now: datetime,
+    rules: SignupRules,
+) -> Outcome:
+    activity = await get_activity(conn, activity_id)
+    if activity is None:
+        return Outcome(Refusal.NOT_FOUND)
+    existing = await signup_of(conn, activity_id, user_id)
+    if existing is not None and existing.status in ACTIVE:
+        return Outcome(Refusal.ALREADY, existing, await waitlist_position(conn, existing))
+    refusal = signup_refusal(
+        status=activity.status,
+        starts_at=activity.starts_at,
+        takes_role=activity.takes(role),
+        max_companions=activity.max_companions,
+        role=role,
+        party_size=party_size,
+        active_signups=await count_active(conn, user_id, now),
+        now=now,
+        rules=rules,
+    )
+    if refusal is not None:
+        return Outcome(refusal)
+    try:
+        async with conn.begin_nested():
+            if existing is not None:
+                # Signing up again after cancelling queues from the end, like anyone new.
+                await conn.execute(signups.delete().where(signups.c.id == existing.id))
+            status = Status.WAITLISTED
+            if not await _anyone_waiting(conn, activity_id, role) and await _take(
+                conn, activity_id, role, party_size
+            ):
+                status = Status.CONFIRMED
+            result = await conn.execute(
+                signups.insert().values(
+                    activity_id=activity_id,
+                    user_id=user_id,
+                    role=role,
+                    party_size=party_size,
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        # The same person's concurrent tap won the unique constraint.
+        mine = await signup_of(conn, activity_id, user_id)
+        return Outcome(Refusal.ALREADY, mine)
+    signup = await get_signup(conn, result.inserted_primary_key[0])
+    return Outcome(signup=signup, position=await waitlist_position(conn, signup))
+
+
+async def cancel(
+    conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
+) -> Outcome:
+    """Cancel one's own sign-up; a freed seat goes to the waitlist at once."""
+    signup = await get_signup(conn, signup_id)
+    if signup is None or signup.user_id != user_id:
+        return Outcome(Refusal.NOT_FOUND)
+    if signup.status not in ACTIVE:
+        return Outcome(Refusal.ALREADY, signup)
+    activity = await get_activity(conn, signup.activity_id)
+    if activity.starts_at <= now:
+        return Outcome(Refusal.STARTED, signup)
+    promotions = await _leave(conn, signup, Status.CANCELLED, activity, now, rules)
+    return Outcome(signup=await get_signup(conn, signup_id), promotions=promotions)
+
+
+async def accept_offer(
+    conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
+) -> Outcome:
+    signup = await get_signup(conn, signup_id)
+    if signup is None or signup.user_id != user_id:
+        return Outcome(Refusal.NOT_FOUND)
+    if signup.status != Status.OFFERED:
+        return Outcome(Refusal.ALREADY, signup)
+    if signup.offer_expires_at is not None and signup.offer_expires_at <= now:
+        activity = await get_activity(conn, signup.activity_id)
+        promotions = await _leave(conn, signup, Status.EXPIRED, activity, now, rules)
+        return Outcome(Refusal.EXPIRED, await get_signup(conn, signup_id), promotions=promotions)
+    await conn.execute(
+        update(signups)
+        .where(signups.c.id == signup_id, signups.c.status == Status.OFFERED)
+        .values(status=Status.CONFIRMED, offer_expires_at=None, updated_at=now)
+    )
+    return Outcome(signup=await get_signup(conn, signup_id))
+
+
+async def decline_offer(
+    conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
+) -> Outcome:
+    signup = await get_signup(conn, signup_id)
+    if signup is None or signup.user_id != user_id:
+        return Outcome(Refusal.NOT_FOUND)
+    if signup.status != Status.OFFERED:
+        return Outcome(Refusal.ALREADY, signup)
+    activity = await get_activity(conn, signup.activity_id)
+    promotions = await _leave(conn, signup, Status.DECLINED, activity, now, rules)
+    return Outcome(signup=await get_signup(conn, signup_id), promotions=promotions)
+
+
+async def expire_offers(
+    conn: AsyncConnection, *, now: datetime, rules: SignupRules
+) -> tuple[list[Signup], list[Promotion]]:
+    """Offers whose time ran out pass to the next in line. Returns the expired sign-ups and
+    the promotions they caused."""
+    rows = await conn.execute(
+        select(*_SIGNUP_COLUMNS)
+        .where(signups.c.status == Status.OFFERED, signups.c.offer_expires_at <= now)
+        .order_by(signups.c.id)
+    )
+    expired = [Signup(*row) for row in rows]
+    promotions: list[Promotion] = []
+    for signup in expired:
+        activity = await get_activity(conn, signup.activity_id)
+        promotions += await _leave(conn, signup, Status.EXPIRED, activity, now, rules)
+    return expired, promotions
+
+
+async def set_capacity(
+    conn: AsyncConnection,
+    *,
+    activity_id: int,
+    capacity: int | None,
+    now: datetime,
+    rules: SignupRules,
+) -> tuple[bool, list[Promotion]]:
+    """Change the number of participant seats. Never below the seats already taken: nobody
+    loses a confirmed seat. More seats go to the waitlist at once."""
+    condition = activities.c.id == activity_id
+    if capacity is not None:
+        condition = and_(condition, activities.c.seats_taken <= capacity)
+    changed = await conn.execute(update(activities).where(condition).values(capacity=capacity))
+    if changed.rowcount == 0:
+        return False, []
+    activity = await get_activity(conn, activity_id)
+    return True, await _fill(conn, activity, Role.PARTICIPANT, now, rules)
+
+
+async def schedule(
+    conn: AsyncConnection, user_id: int, *, now: datetime
+) -> list[tuple[Signup, Activity, int | None]]:
+    """The user's active sign-ups for activities not yet over, soonest first, with each
+    waitlist position."""
+    rows = await conn.execute(
+        select(*_SIGNUP_COLUMNS)
+        .join(activities, activities.c.id == signups.c.activity_id)
+        .where(
+            signups.c.user_id == user_id,
+            signups.c.status.in_(_ACTIVE),
+            activities.c.ends_at > now,
+        )
+        .order_by(activities.c.starts_at, signups.c.id)
+    )
+    mine = [Signup(*row) for row in rows]
+    found = {a.id: a for a in await get_activities(conn, [s.activity_id for s in mine])}
+    return [(s, found[s.activity_id], await waitlist_position(conn, s)) for s in mine]
+
+
+async def served_shifts(conn: AsyncConnection, user_id: int, *, now: datetime) -> list[Activity]:
+    """Shifts the user was confirmed for that have ended: the volunteer's hours."""
+    rows = await conn.execute(
+        select(signups.c.activity_id)
+        .join(activities, activities.c.id == signups.c.activity_id)
+        .where(
+            signups.c.user_id == user_id,
+            signups.c.role == Role.VOLUNTEER,
+            signups.c.status == Status.CONFIRMED,
+            activities.c.status == "scheduled",
+            activities.c.ends_at <= now,
+        )
+        .order_by(activities.c.starts_at)
+    )
+    return await get_activities(conn, list(rows.scalars()))
+
+
+async def _leave(
+    conn: AsyncConnection,
+    signup: Signup,
+    status: Status,
+    activity: Activity,
+    now: datetime,
+    rules: SignupRules,
+) -> tuple[Promotion, ...]:
+    changed = await conn.execute(
+        update(signups)
+        .where(signups.c.id == signup.id, signups.c.status == signup.status)
+        .values(status=status, offer_expires_at=None, updated_at=now)
+    )
+    if changed.rowcount == 0 or signup.status not in HOLDS_SEATS:
+        return ()
+    await _release(conn, signup.activity_id, Role(signup.role), signup.party_size)
+    return tuple(await _fill(conn, activity, Role(signup.role), now, rules))
+
+
+async def _fill(
+    conn: AsyncConnection, activity: Activity, role: Role, now: datetime, rules: SignupRules
+) -> list[Promotion]:
+    """Offer free seats to the waitlist in sign-up order. A party that does not fit waits
+    while someone smaller behind them takes the seat that is free."""
+    if activity.status != "scheduled" or activity.starts_at <= now:
+        return []
+    deadline = offer_deadline(now, activity.starts_at, rules)
+    status = Status.OFFERED if deadline is not None else Status.CONFIRMED
+    waiting = await conn.execute(
+        select(signups.c.id, signups.c.user_id, signups.c.party_size)
+        .where(
+            signups.c.activity_id == activity.id,
+            signups.c.role == role,
+            signups.c.status == Status.WAITLISTED,
+        )
+        .order_by(signups.c.id)
+    )
+    promotions = []
+    for signup_id, user_id, party_size in waiting.all():
+        if not await _take(conn, activity.id, role, party_size):
+            continue
+        await conn.execute(
+            update(signups)
+            .where(signups.c.id == signup_id, signups.c.status == Status.WAITLISTED)
+            .values(status=status, offer_expires_at=deadline, updated_at=now)
+        )
+        promotions.append(Promotion(signup_id, user_id, activity.id, status, deadline))
+    return promotions
+
+
+async def _anyone_waiting(conn: AsyncConnection, activity_id: int, role: Role) -> bool:
+    # Free seats held for an offer, or a queue at all: newcomers wait behind it.
+    found = await conn.scalar(
+        select(signups.c.id)
+        .where(
+            signups.c.activity_id == activity_id,
+            signups.c.role == role,
+            signups.c.status.in_([Status.WAITLISTED, Status.OFFERED]),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _counter(role: Role) -> tuple[str, object]:
+    if role is Role.VOLUNTEER:
+        return "volunteers_taken", activities.c.volunteer_places
+    return "seats_taken", activities.c.capacity
+
+
+async def _take(conn: AsyncConnection, activity_id: int, role: Role, seats: int) -> bool:
+    name, limit = _counter(role)
+    taken = activities.c[name]
+    condition = taken + seats <= limit
+    if role is Role.PARTICIPANT:
+        condition = or_(limit.is_(None), condition)
+    result = await conn.execute(
+        update(activities)
+        .where(and_(activities.c.id == activity_id, condition))
+        .values({name: taken + seats})
+    )
+    return result.rowcount == 1
+
+
+async def _release(conn: AsyncConnection, activity_id: int, role: Role, seats: int) -> None:
+    name, _limit = _counter(role)
+    await conn.execute(
+        update(activities)
+        .where(activities.c.id == activity_id)
+        .values({name: activities.c[name] - seats})
+    )
