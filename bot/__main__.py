@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [run | migrate | import-centers FILE | demo-data]``."""
+"""Command line: ``python -m bot [run | migrate | import-centers FILE | import-activities FILE
+| demo-data]``."""
 
 from __future__ import annotations
 
@@ -38,7 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
         "Bad rows are listed with their line numbers; the exit status is 1 if any was rejected.",
     )
     importer.add_argument("file", type=Path, help="CSV file with a header row")
-    commands.add_parser("demo-data", help="load a demo set of centers (safe to repeat)")
+    activities = commands.add_parser(
+        "import-activities",
+        help="import or update activities, volunteer shifts and weekly series from a CSV file",
+        description="Columns: external_id,center_external_id,title,category,date,start,"
+        "duration_minutes (required), description,place_note,capacity,max_companions,"
+        "volunteer_role,volunteer_places,repeat_weekdays,every_weeks,until (optional). Dates "
+        "and times are local to the center. Rows are matched by external_id; a row with "
+        "repeat_weekdays is a weekly series. Bad rows are listed with their line numbers; the "
+        "exit status is 1 if any was rejected.",
+    )
+    activities.add_argument("file", type=Path, help="CSV file with a header row")
+    commands.add_parser(
+        "demo-data",
+        help="load demo centers with a week of activities from today (safe to repeat)",
+    )
     return parser
 
 
@@ -70,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(cli.migrate(settings))
     if command == "import-centers":
         return asyncio.run(cli.import_centers(settings, args.file))
+    if command == "import-activities":
+        return asyncio.run(cli.import_activities(settings, args.file))
     return asyncio.run(cli.demo_data(settings))
 
 

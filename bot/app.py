@@ -18,6 +18,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.commands import set_commands
 from bot.config import Settings
+from bot.jobs import create_scheduler, materialise_job
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
 from handlers import get_routers
 from storage.database import Database
@@ -62,19 +63,32 @@ def create_dispatcher(
     return dp
 
 
-async def on_startup(dispatcher: Dispatcher, bot: Bot, settings: Settings, i18n: I18n) -> None:
+async def on_startup(
+    dispatcher: Dispatcher,
+    bot: Bot,
+    settings: Settings,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
     db = Database.from_url(settings.database_url)
     await upgrade(db)
     nearest_centers = NearestCenters(db)
     await nearest_centers.refresh(force=True)
+    await materialise_job(db, clock)  # a bot that was down over midnight catches up now
     await set_commands(bot, i18n)
     me = await bot.me()
+    scheduler = create_scheduler(bot, db, i18n, settings, clock)
+    scheduler.start()
+    dispatcher["scheduler"] = scheduler
     dispatcher["db"] = db
     dispatcher["nearest_centers"] = nearest_centers
     logger.info("started as @%s", me.username)
 
 
 async def on_shutdown(dispatcher: Dispatcher) -> None:
+    scheduler = dispatcher.workflow_data.pop("scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     db: Database | None = dispatcher.workflow_data.pop("db", None)
     dispatcher.workflow_data.pop("nearest_centers", None)
     if db is not None:

@@ -43,6 +43,18 @@ async def import_centers(settings: DatabaseSettings, path: Path) -> int:
     return 0 if report.ok else 1
 
 
+async def import_activities(settings: DatabaseSettings, path: Path) -> int:
+    from bot.activity_importer import import_activities as run_import
+
+    db = Database.from_url(settings.database_url)
+    try:
+        await upgrade(db)
+        report = await run_import(db, path, now=datetime.now(UTC), out=sys.stdout)
+    finally:
+        await db.close()
+    return 0 if report.ok else 1
+
+
 async def demo_data(settings: DatabaseSettings) -> int:
     from bot.demo import load_demo_data
 
@@ -52,5 +64,8 @@ async def demo_data(settings: DatabaseSettings) -> int:
         count = await load_demo_data(db, now=datetime.now(UTC))
     finally:
         await db.close()
-    print(f"Demo data loaded: {count} centers.")
+    # The same words on every run: what was added depends only on the day.
+    print(
+        f"Demo data loaded: {count} centers, each with a week of activities and volunteer shifts."
+    )
     return 0

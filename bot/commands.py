@@ -11,6 +11,7 @@ from handlers.ui import N_
 COMMANDS = (
     ("start", N_("Start: find a community center")),
     ("help", N_("What the bot can do")),
+    ("schedule", N_("My sign-ups")),
     ("language", N_("Change the language")),
     ("privacy", N_("What is stored about you, and why")),
     ("mydata", N_("Download your data")),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.activities import SignupRules
 
 SUPPORTED_LOCALES = ("ru", "uk", "en")
 OFFICIAL_API_URL = "https://api.telegram.org"
@@ -35,6 +38,14 @@ class Settings(DatabaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: str = "ru"
     consent_version: str = Field(default="2026-11-22", min_length=1, max_length=32)
+    offer_window_hours: int = Field(default=12, ge=1, le=168)
+    max_active_signups: int = Field(default=10, ge=1, le=100)
+
+    def signup_rules(self) -> SignupRules:
+        return SignupRules(
+            offer_window=timedelta(hours=self.offer_window_hours),
+            max_active_signups=self.max_active_signups,
+        )
 
     @field_validator("bot_token")
     @classmethod

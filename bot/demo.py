@@ -4,18 +4,40 @@ The centers sit in the cities where the stores run community spaces, several per
 city at different distances from the middle of town, so that "nearest" and search show a
 meaningful order. Names and addresses are in the local language; addresses use real
 streets with plausible house numbers but describe no actual shop.
+
+Every center also gets a week of activities and volunteer shifts from today, in its own
+local time, and a weekly walking group. An activity's external id names its center, its
+local date and its kind, so loading again on the same day adds nothing and loading on a
+later day adds only the days that have come into the week.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.activities import Category
+from domain.recurrence import local_to_utc
 from domain.timezones import timezone_at
 from storage.centers import upsert_centers
 from storage.database import Database
+from storage.series import (
+    centers_by_external_id,
+    insert_activities,
+    insert_missing_series,
+    materialise,
+)
 
-__all__ = ["DEMO_CENTERS", "demo_rows", "load_demo_data"]
+__all__ = [
+    "DEMO_CENTERS",
+    "DEMO_WEEKS",
+    "demo_rows",
+    "load_demo_activities",
+    "load_demo_data",
+]
 
 
 class _City(NamedTuple):
@@ -154,6 +176,99 @@ DEMO_CENTERS: dict[str, tuple[tuple[str, str, float, float, str, str], ...]] = {
 }  # fmt: skip
 
 
+class _Kind(NamedTuple):
+    category: Category
+    minutes: int
+    capacity: int | None  # None: unlimited; 0: a shift for volunteers only
+    companions: int
+    ru: tuple[str, str, str, str]  # title, description, place note, volunteer role
+    uk: tuple[str, str, str, str]
+
+
+_KINDS = {
+    "chess": _Kind(Category.OTHER, 120, 12, 0,
+        ("Шахматный клуб", "Играем партии и разбираем задачи. Доски и часы на месте, "
+         "приходите с любым уровнем игры.", "Малый зал", ""),
+        ("Шаховий клуб", "Граємо партії та розбираємо задачі. Дошки й годинники на місці, "
+         "приходьте з будь-яким рівнем гри.", "Мала зала", "")),
+    "clay": _Kind(Category.CRAFTS, 90, 10, 0,
+        ("Мастер-класс по лепке", "Лепим чашки и тарелки из глины вместе с керамистом. "
+         "Материалы и фартуки выдаём, изделие заберёте после обжига.", "Мастерская",
+         "Помощь на мастер-классе"),
+        ("Майстер-клас з ліплення", "Ліпимо чашки й тарілки з глини разом із керамісткою. "
+         "Матеріали та фартухи видаємо, виріб заберете після випалу.", "Майстерня",
+         "Допомога на майстер-класі")),
+    "finance": _Kind(Category.LECTURES, 60, None, 0,
+        ("Лекция о финансовой грамотности", "Как вести семейный бюджет, распознать "
+         "мошенников и выбрать вклад. После лекции отвечаем на вопросы.", "Большой зал",
+         "Встреча гостей"),
+        ("Лекція з фінансової грамотності", "Як вести сімейний бюджет, розпізнати шахраїв "
+         "і обрати депозит. Після лекції відповідаємо на запитання.", "Велика зала",
+         "Зустріч гостей")),
+    "english": _Kind(Category.LECTURES, 60, 12, 0,
+        ("Английский для начинающих", "Разговорная группа с нуля: простые фразы для "
+         "магазина, дороги и знакомства.", "Кабинет 2", ""),
+        ("Англійська для початківців", "Розмовна група з нуля: прості фрази для магазину, "
+         "дороги та знайомства.", "Кабінет 2", "")),
+    "kids": _Kind(Category.CHILDREN, 60, 16, 2,
+        ("Мастерская для детей", "Рисуем, клеим и мастерим из картона, для детей 5–10 лет. "
+         "Взрослый записывается сам и добавляет одного-двух детей.", "Детская комната", ""),
+        ("Майстерня для дітей", "Малюємо, клеїмо й майструємо з картону, для дітей 5–10 "
+         "років. Дорослий записується сам і додає одну-двох дітей.", "Дитяча кімната", "")),
+    "phone": _Kind(Category.SENIORS, 60, 8, 0,
+        ("Смартфон без страха", "Для старшего поколения: видеозвонки внукам, запись к "
+         "врачу, как не попасться мошенникам. Приходите со своим телефоном.", "Кабинет 2", ""),
+        ("Смартфон без страху", "Для старшого покоління: відеодзвінки онукам, запис до "
+         "лікаря, як не потрапити на гачок шахраям. Приходьте зі своїм телефоном.",
+         "Кабінет 2", "")),
+    "cleanup": _Kind(Category.ECOLOGY, 120, None, 0,
+        ("Субботник во дворе", "Убираем двор и сажаем цветы у входа. Перчатки, мешки и "
+         "грабли выдаём, после работы — чай.", "Сбор у входа в магазин", ""),
+        ("Толока у дворі", "Прибираємо двір і висаджуємо квіти біля входу. Рукавички, "
+         "мішки й граблі видаємо, після роботи — чай.", "Збір біля входу до магазину", "")),
+    "shelter": _Kind(Category.CHARITY, 180, None, 0,
+        ("Сбор помощи приюту", "Принимаем корм, пледы и миски для городского приюта для "
+         "животных и вместе сортируем собранное.", "Вход со двора", "Сортировка вещей"),
+        ("Збір допомоги притулку", "Приймаємо корм, пледи та миски для міського притулку "
+         "для тварин і разом сортуємо зібране.", "Вхід із двору", "Сортування речей")),
+    "hall": _Kind(Category.OTHER, 45, 0, 0,
+        ("Подготовка зала", "Расставить стулья, включить проектор и встретить лектора "
+         "перед лекцией.", "Большой зал", "Подготовка зала"),
+        ("Підготовка зали", "Розставити стільці, увімкнути проєктор і зустріти лектора "
+         "перед лекцією.", "Велика зала", "Підготовка зали")),
+    "walk": _Kind(Category.SPORT, 60, 15, 0,
+        ("Скандинавская ходьба", "Неспешная прогулка с палками по району с инструктором. "
+         "Палки можно взять у нас.", "Сбор у входа в магазин", ""),
+        ("Скандинавська ходьба", "Неспішна прогулянка з палицями районом з інструктором. "
+         "Палиці можна взяти в нас.", "Збір біля входу до магазину", "")),
+}  # fmt: skip
+
+# A center's week: (ISO weekday, local time, kind, volunteer places), and its weekly walking
+# group (weekdays, local time). "short" suits the centers open on weekdays and Saturday only
+# ("W", "S"); the others alternate between "a" and "b".
+DEMO_WEEKS: dict[str, tuple[tuple[tuple[int, str, str, int], ...], tuple[str, str]]] = {
+    "a": (
+        ((1, "18:30", "english", 0), (2, "11:00", "phone", 0), (3, "18:00", "chess", 0),
+         (4, "17:15", "hall", 2), (4, "18:00", "finance", 2), (5, "17:00", "kids", 0),
+         (6, "12:00", "clay", 1), (7, "11:00", "cleanup", 0)),
+        ("2,4", "10:00"),
+    ),
+    "b": (
+        ((1, "11:00", "phone", 0), (2, "18:30", "english", 0), (3, "17:00", "kids", 0),
+         (4, "18:00", "chess", 0), (6, "11:00", "shelter", 3), (7, "12:00", "clay", 1)),
+        ("3,6", "10:00"),
+    ),
+    "short": (
+        ((2, "17:00", "kids", 0), (3, "12:30", "phone", 0), (3, "16:15", "hall", 1),
+         (3, "17:00", "finance", 0), (4, "16:00", "chess", 0), (5, "16:30", "english", 0),
+         (6, "12:00", "clay", 0)),
+        ("2,5", "12:00"),
+    ),
+}  # fmt: skip
+
+_WEEK = timedelta(days=7)
+
+
 def demo_rows() -> list[dict[str, Any]]:
     """The demo centers in the shape ``storage.centers.upsert_centers`` takes."""
     return [
@@ -164,13 +279,89 @@ def demo_rows() -> list[dict[str, Any]]:
 
 
 async def load_demo_data(db: Database, *, now: datetime) -> int:
-    """Insert or refresh the demo centers; returns how many were written.
+    """Insert or refresh the demo centers and add their coming week (see
+    :func:`load_demo_activities`); returns how many centers were written.
 
     External ids are fixed (``demo-ekb-1``), so running it again updates in place.
     """
     rows = demo_rows()
     async with db.write() as conn:
-        return await upsert_centers(conn, rows, now=now)
+        written = await upsert_centers(conn, rows, now=now)
+        await load_demo_activities(conn, now=now)
+    return written
+
+
+async def load_demo_activities(conn: AsyncConnection, *, now: datetime) -> int:
+    """Add to every demo center the activities that start within 7 days after ``now`` and
+    are not there yet, its weekly walking group, and the group's occurrences 4 weeks ahead;
+    returns how many activities were added. What exists already is never changed."""
+    centers = await centers_by_external_id(conn)
+    activities: list[dict[str, Any]] = []
+    series: list[dict[str, Any]] = []
+    for key, city_centers in DEMO_CENTERS.items():
+        language = 1 if _CITIES[key].ukrainian else 0
+        for number, center in enumerate(city_centers, start=1):
+            external_id = f"demo-{key}-{number}"
+            if external_id not in centers:
+                continue
+            center_id, zone_name = centers[external_id]
+            hours = center[4]
+            week = "short" if hours in ("W", "S") else "b" if number % 2 == 0 else "a"
+            slots, walks = DEMO_WEEKS[week]
+            zone = ZoneInfo(zone_name)
+            today = now.astimezone(zone).date()
+            for day in (today + timedelta(days=n) for n in range(8)):
+                for weekday, start, kind, helpers in slots:
+                    if weekday != day.isoweekday():
+                        continue
+                    starts_at = local_to_utc(day, time.fromisoformat(start), zone)
+                    if not now < starts_at <= now + _WEEK:
+                        continue
+                    minutes = timedelta(minutes=_KINDS[kind].minutes)
+                    activities.append(
+                        {
+                            **_values(kind, helpers, language),
+                            "external_id": f"{external_id}-{day:%Y%m%d}-{kind}",
+                            "center_id": center_id,
+                            "starts_at": starts_at,
+                            "ends_at": starts_at + minutes,
+                            "created_at": now,
+                        }
+                    )
+            weekdays, start = walks
+            series.append(
+                {
+                    **_values("walk", 0, language),
+                    "external_id": f"{external_id}-walk",
+                    "center_id": center_id,
+                    "weekdays": weekdays,
+                    "every_weeks": 1,
+                    "local_time": start,
+                    "duration_minutes": _KINDS["walk"].minutes,
+                    "first_date": today,
+                    "last_date": None,
+                    "created_at": now,
+                }
+            )
+    added = await insert_activities(conn, activities)
+    series_ids = await insert_missing_series(conn, series)
+    return added + await materialise(conn, today_utc=now, series_ids=series_ids.values())
+
+
+def _values(kind: str, helpers: int, language: int) -> dict[str, Any]:
+    spec = _KINDS[kind]
+    title, description, place_note, role = spec.uk if language else spec.ru
+    return {
+        "title": title,
+        "description": description,
+        "category": spec.category.value,
+        "place_note": place_note,
+        "accepts_participants": spec.capacity != 0,
+        "capacity": spec.capacity,
+        "max_companions": spec.companions,
+        "volunteer_role": role if helpers else None,
+        "volunteer_places": helpers,
+    }
 
 
 def _row(

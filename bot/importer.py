@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, TypeVar
 
-from domain.center_rows import CenterFileError, CenterRow, RejectedRow, read_center_rows
+from domain.center_rows import CenterRow, CsvFileError, RejectedRow, read_center_rows
 from storage.centers import count_centers, search_key, upsert_centers
 from storage.database import Database
 
-__all__ = ["REPORT_REJECTED_LIMIT", "ImportReport", "import_centers"]
+__all__ = [
+    "REPORT_REJECTED_LIMIT",
+    "ImportReport",
+    "UnreadableFile",
+    "import_centers",
+    "read_csv_file",
+    "write_report",
+]
+
+_Row = TypeVar("_Row")
 
 # Enough to spot a pattern in a broken export without burying the summary line.
 REPORT_REJECTED_LIMIT = 100
@@ -34,9 +43,15 @@ class ImportReport:
         """Whether every row of the file made it in; the CLI exits non-zero otherwise."""
         return self.error is None and not self.rejected
 
+    def summary(self) -> str:
+        return (
+            f"{self.written} imported ({self.inserted} new, {self.updated} updated), "
+            f"{len(self.rejected)} rejected"
+        )
 
-class _Unreadable(Exception):
-    """Carries a one-line message out of the write transaction so that it rolls back."""
+
+class UnreadableFile(Exception):
+    """The file cannot be read at all; carries a one-line message naming it."""
 
 
 async def import_centers(db: Database, path: Path, *, now: datetime, out: TextIO) -> ImportReport:
@@ -51,7 +66,7 @@ async def import_centers(db: Database, path: Path, *, now: datetime, out: TextIO
         # Read and check everything before taking the write lock: a running bot then waits
         # only for the writing itself, not for parsing and search keys.
         rows = list(_valid_rows(path, report.rejected))
-    except _Unreadable as error:
+    except UnreadableFile as error:
         report = ImportReport(error=str(error))
     else:
         async with db.write() as conn:
@@ -60,25 +75,34 @@ async def import_centers(db: Database, path: Path, *, now: datetime, out: TextIO
             # Inside the transaction nobody else adds centers, so growth means inserts.
             report.inserted = await count_centers(conn) - before
         report.updated = report.written - report.inserted
-    _write_report(report, path, out)
+    write_report(report, path, out)
     return report
 
 
 def _valid_rows(path: Path, rejected: list[RejectedRow]) -> Iterator[dict[str, Any]]:
     """Row values to upsert, streamed from disk; rejections are collected on the side."""
+    for row in read_csv_file(path, read_center_rows):
+        if isinstance(row, CenterRow):
+            values = row.values()
+            values["search_key"] = search_key(row.name, row.address, row.city, row.region)
+            yield values
+        else:
+            rejected.append(row)
+
+
+def read_csv_file(
+    path: Path, read_rows: Callable[[Iterable[str]], Iterator[_Row]]
+) -> Iterator[_Row]:
+    """The rows ``read_rows`` makes of the file's lines, streamed from disk. Every way the
+    file as a whole can fail (missing, not UTF-8, no usable header, broken quoting) comes
+    out as :class:`UnreadableFile`."""
     try:
         with path.open("rb") as raw:
-            for row in read_center_rows(_decoded_lines(raw, path)):
-                if isinstance(row, CenterRow):
-                    values = row.values()
-                    values["search_key"] = search_key(row.name, row.address, row.city, row.region)
-                    yield values
-                else:
-                    rejected.append(row)
-    except CenterFileError as error:
-        raise _Unreadable(f"{path}: {error}") from error
+            yield from read_rows(_decoded_lines(raw, path))
+    except CsvFileError as error:
+        raise UnreadableFile(f"{path}: {error}") from error
     except OSError as error:
-        raise _Unreadable(f"{path}: cannot read the file ({error.strerror or error})") from error
+        raise UnreadableFile(f"{path}: cannot read the file ({error.strerror or error})") from error
 
 
 def _decoded_lines(raw: BinaryIO, path: Path) -> Iterator[str]:
@@ -88,19 +112,17 @@ def _decoded_lines(raw: BinaryIO, path: Path) -> Iterator[str]:
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise _Unreadable(
+            raise UnreadableFile(
                 f"{path}: line {number} is not UTF-8 text; save the file as CSV UTF-8"
             ) from error
 
 
-def _write_report(report: ImportReport, path: Path, out: TextIO) -> None:
+def write_report(report: ImportReport, path: Path, out: TextIO) -> None:
+    """The summary line, then each rejected row (up to :data:`REPORT_REJECTED_LIMIT`)."""
     if report.error is not None:
         out.write(f"error: {report.error}; nothing was imported\n")
         return
-    out.write(
-        f"{path}: {report.written} imported ({report.inserted} new, {report.updated} updated), "
-        f"{len(report.rejected)} rejected\n"
-    )
+    out.write(f"{path}: {report.summary()}\n")
     for row in report.rejected[:REPORT_REJECTED_LIMIT]:
         out.write(f"line {row.line}: {row.reason}\n")
     hidden = len(report.rejected) - REPORT_REJECTED_LIMIT

@@ -1,4 +1,5 @@
-"""Validation of a centers CSV, one row at a time.
+"""Validation of a centers CSV, one row at a time, and the spreadsheet-friendly CSV reader
+that every import shares.
 
 Operators export these files from spreadsheets, so the reader is lenient about what
 spreadsheets do (a byte-order mark, semicolons and decimal commas in Russian and Ukrainian
@@ -25,8 +26,12 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "CenterFileError",
     "CenterRow",
+    "CsvFileError",
     "RejectedRow",
+    "SpreadsheetCsv",
+    "check_duplicate",
     "read_center_rows",
+    "text_problems",
 ]
 
 REQUIRED_COLUMNS = ("external_id", "name", "address", "city", "latitude", "longitude")
@@ -45,8 +50,6 @@ MAX_LENGTHS = {
     "phone": 50,
 }
 
-_KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
-
 # Plain decimal notation only: float() would also take "1_0", "nan" and "infinity".
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -59,8 +62,11 @@ _RANGES = (("latitude", 90.0), ("longitude", 180.0))
 _LIMITS = tuple(MAX_LENGTHS.items())
 
 
-class CenterFileError(ValueError):
+class CsvFileError(ValueError):
     """The file as a whole cannot be imported (no usable header, broken quoting)."""
+
+
+CenterFileError = CsvFileError
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +101,56 @@ def read_center_rows(lines: Iterable[str]) -> Iterator[CenterRow | RejectedRow]:
 
     ``lines`` is any iterable of text lines, typically a file opened with ``newline=""``
     so that quoted line breaks survive. Rows whose fields are all empty are skipped: they
-    are the trailing separators spreadsheets leave behind. Raises :class:`CenterFileError`
+    are the trailing separators spreadsheets leave behind. Raises :class:`CsvFileError`
     when the header is unusable or the quoting breaks down.
     """
-    remaining = iter(lines)
-    first_line, delimiter, skipped = _sniff(remaining)
-    reader = csv.reader(itertools.chain([first_line], remaining), delimiter=delimiter)
-    header = _Header.parse(_next_record(reader, skipped), skipped)
-    decimal_comma = delimiter == ";"
+    table = SpreadsheetCsv(lines, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     first_seen: dict[str, int] = {}
-    while True:
-        # A quoted field may span lines: the row is reported where it starts.
-        line = skipped + reader.line_num + 1
-        record = _next_record(reader, skipped)
-        if record is None:
-            return
-        if any(field.strip() for field in record):
-            yield _validate(record, line, header, decimal_comma, first_seen)
+    for line, record in table.records():
+        if isinstance(record, RejectedRow):
+            yield record
+        else:
+            yield _validate(record, line, table.decimal_comma, first_seen)
+
+
+class SpreadsheetCsv:
+    """The data records of a CSV file as spreadsheets write it, by column name.
+
+    Shared by every import: the header is matched case-insensitively, unknown columns are
+    ignored, optional columns may be absent (their fields read as empty), every field is
+    trimmed, and each record carries the physical line it starts on. Raises
+    :class:`CsvFileError` at construction when the header is unusable.
+    """
+
+    def __init__(
+        self, lines: Iterable[str], required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> None:
+        remaining = iter(lines)
+        first_line, delimiter, self._skipped = _sniff(remaining)
+        # Russian and Ukrainian spreadsheets pair the semicolon with a decimal comma.
+        self.decimal_comma = delimiter == ";"
+        self._reader = csv.reader(itertools.chain([first_line], remaining), delimiter=delimiter)
+        self._header = _Header.parse(
+            _next_record(self._reader, self._skipped), self._skipped, required, optional
+        )
+
+    def records(self) -> Iterator[tuple[int, dict[str, str] | RejectedRow]]:
+        """``(line, fields)`` per data row; a row with the wrong number of fields comes as a
+        :class:`RejectedRow` instead. Rows whose fields are all empty are skipped."""
+        reader, header, skipped = self._reader, self._header, self._skipped
+        while True:
+            # A quoted field may span lines: the row is reported where it starts.
+            line = skipped + reader.line_num + 1
+            record = _next_record(reader, skipped)
+            if record is None:
+                return
+            if not any(field.strip() for field in record):
+                continue
+            if len(record) != header.width:
+                found = len(record)
+                yield line, RejectedRow(line, f"expected {header.width} fields, found {found}")
+            else:
+                yield line, header.fields(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +161,31 @@ class _Header:
     width: int
 
     @classmethod
-    def parse(cls, names: list[str] | None, skipped: int) -> _Header:
-        expected = ", ".join(REQUIRED_COLUMNS)
+    def parse(
+        cls,
+        names: list[str] | None,
+        skipped: int,
+        required: tuple[str, ...],
+        optional: tuple[str, ...],
+    ) -> _Header:
+        expected = ", ".join(required)
         if not names or not any(name.strip() for name in names):
-            raise CenterFileError(f"line {skipped + 1}: expected a header with columns {expected}")
+            raise CsvFileError(f"line {skipped + 1}: expected a header with columns {expected}")
+        known = frozenset(required + optional)
         positions: dict[str, int] = {}
         for index, raw in enumerate(names):
             name = raw.strip().lower()
-            if name not in _KNOWN_COLUMNS:
+            if name not in known:
                 continue
             if name in positions:
-                raise CenterFileError(f"column {name} appears more than once in the header")
+                raise CsvFileError(f"column {name} appears more than once in the header")
             positions[name] = index
-        missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+        missing = [name for name in required if name not in positions]
         if missing:
-            raise CenterFileError(
+            raise CsvFileError(
                 f"missing required column(s) {', '.join(missing)}; the header must have {expected}"
             )
-        absent = {name: -1 for name in OPTIONAL_COLUMNS if name not in positions}
+        absent = {name: -1 for name in optional if name not in positions}
         return cls(tuple((positions | absent).items()), len(names))
 
     def fields(self, record: list[str]) -> dict[str, str]:
@@ -163,33 +209,30 @@ def _next_record(reader: Any, skipped: int) -> list[str] | None:
     except csv.Error as error:
         # Usually an unbalanced quote that swallowed the rest of the file into one field.
         line = skipped + reader.line_num
-        raise CenterFileError(f"line {line}: unreadable CSV ({error})") from error
+        raise CsvFileError(f"line {line}: unreadable CSV ({error})") from error
 
 
 def _validate(
-    record: list[str],
-    line: int,
-    header: _Header,
-    decimal_comma: bool,
-    first_seen: dict[str, int],
+    fields: dict[str, str], line: int, decimal_comma: bool, first_seen: dict[str, int]
 ) -> CenterRow | RejectedRow:
-    if len(record) != header.width:
-        return RejectedRow(line, f"expected {header.width} fields, found {len(record)}")
-    fields = header.fields(record)
-    problems = _text_problems(fields)
+    problems = text_problems(fields, REQUIRED_COLUMNS, _LIMITS)
     coordinates = _coordinates(fields, decimal_comma, problems)
     _check_timezone(fields["timezone"], problems)
-    _check_duplicate(fields["external_id"], line, first_seen, problems)
+    check_duplicate(fields["external_id"], line, first_seen, problems)
     if problems:
         return RejectedRow(line, "; ".join(problems))
     return _center_row(fields, coordinates, line)
 
 
-def _text_problems(fields: dict[str, str]) -> list[str]:
-    problems = [f"missing {name}" for name in REQUIRED_COLUMNS if not fields[name]]
+def text_problems(
+    fields: dict[str, str], required: Iterable[str], limits: Iterable[tuple[str, int]]
+) -> list[str]:
+    """Problems of presence and length: each empty required field, then each field longer
+    than its limit."""
+    problems = [f"missing {name}" for name in required if not fields[name]]
     problems += [
         f"{name} is longer than {limit} characters ({len(fields[name])})"
-        for name, limit in _LIMITS
+        for name, limit in limits
         if len(fields[name]) > limit
     ]
     return problems
@@ -235,9 +278,10 @@ def _check_timezone(name: str, problems: list[str]) -> None:
         problems.append(f"unknown time zone {name!r}")
 
 
-def _check_duplicate(
+def check_duplicate(
     external_id: str, line: int, first_seen: dict[str, int], problems: list[str]
 ) -> None:
+    """Report an ``external_id`` already seen earlier in the same file."""
     if not external_id or len(external_id) > MAX_LENGTHS["external_id"]:
         return
     # Rejected rows count too: otherwise fixing the first row would only then reveal the clash.

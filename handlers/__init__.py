@@ -9,14 +9,18 @@ def get_routers() -> list[Router]:
     """Routers in matching order: commands and buttons first, free text (a search) after
     them, and the catch-all fallback last."""
     from handlers import (
+        activities,
+        activity_card,
         centers,
         consent,
         errors,
         fallback,
         membership,
         privacy,
+        schedule,
         settings,
         start,
+        volunteering,
     )
 
     return [
@@ -26,6 +30,10 @@ def get_routers() -> list[Router]:
         privacy.router,
         settings.router,
         membership.router,
+        schedule.router,
+        activity_card.router,
+        activities.router,
+        volunteering.router,  # its dialog takes free text, so before the search
         centers.router,
         fallback.router,
     ]

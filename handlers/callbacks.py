@@ -4,8 +4,15 @@ existence, state and rights before acting."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# Ids as the database holds them (PostgreSQL's integer). Anything outside fails the filter
+# and lands in the fallback's "out of date" answer instead of reaching a query.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Offset = Annotated[int, Field(ge=0, le=10_000)]
 
 
 class ConsentAction(StrEnum):
@@ -15,7 +22,7 @@ class ConsentAction(StrEnum):
 
 class ConsentCb(CallbackData, prefix="consent"):
     action: ConsentAction
-    center_id: int = 0  # subscribe to this center once consent is given (0: none)
+    center_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # subscribe once agreed; 0: none
 
 
 class LanguageCb(CallbackData, prefix="lang"):
@@ -40,16 +47,85 @@ class CenterAction(StrEnum):
 
 class CenterCb(CallbackData, prefix="c"):
     action: CenterAction
-    center_id: int
+    center_id: RowId
 
 
 class NearbyPageCb(CallbackData, prefix="near"):
     # The point travels in the button itself, so paging works after a restart and the
     # location is never stored.
-    latitude: float
-    longitude: float
-    offset: int
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    offset: Offset
 
 
 class SearchPageCb(CallbackData, prefix="find"):
-    offset: int
+    # The query itself stays in the dialog state under this token: a query may not fit in
+    # 64 bytes, and each list message must page through its own search.
+    token: str = Field(pattern=r"^[0-9a-f]{8}$")
+    offset: Offset
+
+
+class Scope(StrEnum):
+    SUBSCRIBED = "s"
+    NEARBY = "n"
+
+
+class Period(StrEnum):
+    ALL = "a"
+    TODAY = "t"
+    WEEK = "w"
+
+
+class ListCb(CallbackData, prefix="al"):
+    """One page of the activities (``volunteer`` false) or shifts (true) list."""
+
+    volunteer: bool = False
+    scope: Scope = Scope.SUBSCRIBED
+    latitude: Annotated[float, Field(ge=-90, le=90)] = 0.0  # the shared point (nearby scope)
+    longitude: Annotated[float, Field(ge=-180, le=180)] = 0.0
+    period: Period = Period.ALL
+    category: str = ""  # "" for every category; checked against domain Category
+    offset: Offset = 0
+    pick: bool = False  # show the category picker instead of the list's buttons
+
+
+class ActivityAction(StrEnum):
+    OPEN = "o"
+    JOIN = "j"
+    PARTY = "p"  # choose how many people come
+    CALENDAR = "c"
+
+
+class ActivityCb(CallbackData, prefix="a"):
+    action: ActivityAction
+    activity_id: RowId
+    volunteer: bool = False
+    party: Annotated[int, Field(ge=0, le=100)] = 1
+
+
+class SignupAction(StrEnum):
+    ASK_CANCEL = "q"
+    CANCEL = "x"
+    KEEP = "k"
+    ACCEPT = "a"
+    DECLINE = "d"
+
+
+class SignupCb(CallbackData, prefix="s"):
+    action: SignupAction
+    signup_id: RowId
+
+
+class ScheduleAction(StrEnum):
+    CALENDAR = "c"  # the whole schedule as an .ics file
+    HOURS = "h"
+    HOURS_PDF = "p"
+    PROFILE = "v"
+
+
+class ScheduleCb(CallbackData, prefix="my"):
+    action: ScheduleAction
+
+
+class MyCentersCb(CallbackData, prefix="mine"):
+    offset: Offset

@@ -17,7 +17,7 @@ from handlers.ui import main_menu, remove_buttons
 from storage.centers import get_center
 from storage.database import Database
 from storage.subscriptions import subscribe
-from storage.users import User, delete_user, save_consent
+from storage.users import User, delete_user, get_user, save_consent
 
 router = Router(name=__name__)
 
@@ -33,7 +33,8 @@ def consent_text(version: str) -> str:
         "To remember you, the bot stores:\n"
         "• your Telegram ID and name;\n"
         "• the language you chose;\n"
-        "• the centers you subscribe to;\n"
+        "• the centers you subscribe to, the activities and shifts you sign up for (with how "
+        "many people come with you), and your volunteer profile if you fill it in;\n"
         "• when you gave this consent and to which version of this text.\n\n"
         "Purpose: to show you community centers and send you their news. A location you "
         "share is used only to find the nearest centers and is not stored. Nothing is passed "
@@ -41,7 +42,7 @@ def consent_text(version: str) -> str:
         "At any time: /mydata sends you everything stored about you, /forget deletes it, "
         "/privacy shows this text and lets you withdraw consent.\n\n"
         "Version of this text: {version}"
-    ).format(version=version)
+    ).format(version=escape(version))
 
 
 async def send_consent_screen(
@@ -71,33 +72,33 @@ async def accept(
     query: CallbackQuery,
     callback_data: ConsentCb,
     bot: Bot,
-    account: User | None,
     settings: Settings,
     db: Database,
     i18n: I18n,
     clock: Callable[[], datetime],
 ) -> None:
-    if is_consented(account, settings):
-        await query.answer(_("You have already agreed."))
-        return
     subscribed_to = None
+    # Decided inside the write transaction: two taps handled at once must not both record.
     async with db.write() as conn:
-        await save_consent(
-            conn,
-            user_id=query.from_user.id,
-            display_name=query.from_user.full_name[:128],
-            language=i18n.current_locale,
-            consent_version=settings.consent_version,
-            now=clock(),
-        )
+        already = is_consented(await get_user(conn, query.from_user.id), settings)
+        if not already:
+            await save_consent(
+                conn,
+                user_id=query.from_user.id,
+                display_name=query.from_user.full_name[:128],
+                language=i18n.current_locale,
+                consent_version=settings.consent_version,
+                now=clock(),
+            )
         if callback_data.center_id:
             subscribed_to = await get_center(conn, callback_data.center_id)
             if subscribed_to is not None:
                 await subscribe(conn, query.from_user.id, subscribed_to.id, now=clock())
-    await query.answer(_("Thank you!"))
+    await query.answer(_("You have already agreed.") if already else _("Thank you!"))
     await remove_buttons(query)
-    text = _("Thank you! Consent recorded. Here is the menu: the buttons are at the bottom.")
-    await bot.send_message(query.from_user.id, text, reply_markup=main_menu())
+    if not already:
+        text = _("Thank you! Consent recorded. Here is the menu: the buttons are at the bottom.")
+        await bot.send_message(query.from_user.id, text, reply_markup=main_menu())
     if subscribed_to is not None:
         await bot.send_message(
             query.from_user.id,
@@ -106,12 +107,19 @@ async def accept(
 
 
 @router.callback_query(ConsentCb.filter(F.action == ConsentAction.DECLINE))
-async def decline(query: CallbackQuery, bot: Bot, account: User | None, db: Database) -> None:
-    if account is not None:
-        async with db.write() as conn:
+async def decline(query: CallbackQuery, bot: Bot, settings: Settings, db: Database) -> None:
+    async with db.write() as conn:
+        current = await get_user(conn, query.from_user.id)
+        already = is_consented(current, settings)
+        if current is not None and not already:
+            # Declining a changed text withdraws consent: what was kept under the old goes.
             await delete_user(conn, query.from_user.id)
-    await query.answer()
     await remove_buttons(query)
+    if already:
+        # An old consent screen pressed later: nothing is erased without /forget's question.
+        await query.answer(_("You have already agreed. To withdraw consent, send /privacy."))
+        return
+    await query.answer()
     text = _(
         "Understood: nothing about you is stored.\n\n"
         "Without consent I cannot remember you, so there are no subscriptions or news. You "

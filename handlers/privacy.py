@@ -32,19 +32,28 @@ router = Router(name=__name__)
 @router.message(Command("privacy"))
 async def privacy(message: Message, account: User | None, settings: Settings, i18n: I18n) -> None:
     text = consent_text(settings.consent_version)
-    if is_consented(account, settings):
-        given = format_date(account.consent_at, format="long", locale=i18n.current_locale)
-        text += "\n\n" + _("✅ You agreed on {date}.").format(date=given)
-        button = InlineKeyboardButton(
-            text=_("Withdraw consent and delete my data"),
-            callback_data=ForgetCb(action=ForgetAction.ASK).pack(),
-        )
-    else:
+    agree = InlineKeyboardButton(
+        text=_("✅ I agree"), callback_data=ConsentCb(action=ConsentAction.ACCEPT).pack()
+    )
+    withdraw = InlineKeyboardButton(
+        text=_("Withdraw consent and delete my data"),
+        callback_data=ForgetCb(action=ForgetAction.ASK).pack(),
+    )
+    if account is None:
         text += "\n\n" + _("You have not agreed, so nothing about you is stored.")
-        button = InlineKeyboardButton(
-            text=_("✅ I agree"), callback_data=ConsentCb(action=ConsentAction.ACCEPT).pack()
-        )
-    await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))
+        buttons = [[agree]]
+    else:
+        given = format_date(account.consent_at, format="long", locale=i18n.current_locale)
+        if is_consented(account, settings):
+            text += "\n\n" + _("✅ You agreed on {date}.").format(date=given)
+            buttons = [[withdraw]]
+        else:
+            text += "\n\n" + _(
+                "This text has changed since you agreed on {date}. Please agree to the new "
+                "version, or delete your data."
+            ).format(date=given)
+            buttons = [[agree], [withdraw]]
+    await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
 
 
 @router.message(Command("mydata"))

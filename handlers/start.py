@@ -8,6 +8,7 @@ from html import escape
 
 from aiogram import Bot, Router
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
@@ -33,7 +34,9 @@ async def start(
     settings: Settings,
     db: Database,
     clock: Callable[[], datetime],
+    state: FSMContext,
 ) -> None:
+    await state.set_state(None)  # /start leaves any half-finished dialog
     name = escape(message.from_user.first_name)
     center, subscribed = await _linked_center(command.args, account, db)
     if command.args and center is None:

@@ -23,6 +23,9 @@ def N_(message: str) -> str:
 
 
 NEAREST = N_("📍 Nearest center")
+ACTIVITIES = N_("🗓 Activities")
+SCHEDULE = N_("📋 My schedule")
+VOLUNTEERING = N_("🙋 Volunteering")
 FIND = N_("🔎 Find by city or street")
 MY_CENTERS = N_("⭐ My centers")
 SETTINGS = N_("⚙️ Settings")
@@ -33,7 +36,9 @@ def main_menu() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[
             [KeyboardButton(text=_(NEAREST), request_location=True)],
-            [KeyboardButton(text=_(FIND)), KeyboardButton(text=_(MY_CENTERS))],
+            [KeyboardButton(text=_(ACTIVITIES)), KeyboardButton(text=_(SCHEDULE))],
+            [KeyboardButton(text=_(VOLUNTEERING)), KeyboardButton(text=_(MY_CENTERS))],
+            [KeyboardButton(text=_(FIND))],
             [KeyboardButton(text=_(SETTINGS)), KeyboardButton(text=_(HELP))],
         ],
         resize_keyboard=True,

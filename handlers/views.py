@@ -22,8 +22,9 @@ _BUTTON_NAME_CHARS = 40
 
 def format_distance(metres: float, locale: str) -> str:
     """Metres rounded the way people say them: 350 m, 2.4 km, 37 km."""
-    if metres < 1_000:
-        return _("{distance} m").format(distance=max(10, round(metres / 10) * 10))
+    rounded = max(10, round(metres / 10) * 10)
+    if rounded < 1_000:
+        return _("{distance} m").format(distance=rounded)
     kilometres = metres / 1_000
     if kilometres < 10:
         return _("{distance} km").format(
@@ -40,13 +41,19 @@ def utc_offset_label(moment: datetime) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def center_summary(number: int, center: Center, metres: float | None) -> str:
-    title = f"<b>{number}. {escape(center.name)}</b>"
+    """A list entry. Fields are cut short so that a page stays well within Telegram's 4096
+    characters whatever an import put in them; the card shows them whole."""
+    title = f"<b>{number}. {escape(shorten(center.name, 80))}</b>"
     if metres is not None:
         title += " — " + format_distance(metres, get_i18n().current_locale)
-    lines = [title, escape(f"{center.address}, {center.city}")]
+    lines = [title, escape(shorten(f"{center.address}, {center.city}", 160))]
     if center.opening_hours:
-        lines.append("🕘 " + escape(center.opening_hours))
+        lines.append("🕘 " + escape(shorten(center.opening_hours, 80)))
     return "\n".join(lines)
 
 
@@ -58,9 +65,7 @@ def center_list_keyboard(
 ) -> InlineKeyboardMarkup:
     rows = []
     for number, center in enumerate(centers, start=first_number):
-        name = center.name
-        if len(name) > _BUTTON_NAME_CHARS:
-            name = name[: _BUTTON_NAME_CHARS - 1] + "…"
+        name = shorten(center.name, _BUTTON_NAME_CHARS)
         callback = CenterCb(action=CenterAction.OPEN, center_id=center.id).pack()
         rows.append([InlineKeyboardButton(text=f"{number}. {name}", callback_data=callback)])
     paging = []

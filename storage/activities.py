@@ -35,6 +35,7 @@ class Activity:
     status: str
     center_name: str
     timezone: str
+    city: str
 
     @property
     def seats_left(self) -> int | None:
@@ -54,6 +55,7 @@ _COLUMNS = [
     *(activities.c[name] for name in Activity.__slots__ if name in activities.c),
     centers.c.name.label("center_name"),
     centers.c.timezone,
+    centers.c.city,
 ]
 _FROM = activities.join(centers, centers.c.id == activities.c.center_id)
 
@@ -121,7 +123,7 @@ async def waitlist_lengths(
         )
         .group_by(signups.c.activity_id)
     )
-    return dict(rows.tuples().all())
+    return {activity_id: count for activity_id, count in rows}
 
 
 async def insert_activity(conn: AsyncConnection, **values: Any) -> int:

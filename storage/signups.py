@@ -322,8 +322,16 @@ async def _fill(
         .order_by(signups.c.id)
     )
     promotions = []
+    # Seats only get fewer during this loop: once a party did not fit, no party as big does,
+    # and trying each would cost one UPDATE per waiting person (hundreds on a long waitlist).
+    too_big: int | None = None
     for signup_id, user_id, party_size in waiting.all():
+        if too_big is not None and party_size >= too_big:
+            continue
         if not await _take(conn, activity.id, role, party_size):
+            if party_size == 1:
+                break
+            too_big = party_size
             continue
         await conn.execute(
             update(signups)
@@ -335,13 +343,22 @@ async def _fill(
 
 
 async def _anyone_waiting(conn: AsyncConnection, activity_id: int, role: Role) -> bool:
-    # Free seats held for an offer, or a queue at all: newcomers wait behind it.
+    # A newcomer waits behind anyone on the waitlist whom the free seats would fit. Not behind
+    # an offer: an offered seat is already counted as taken, so waiting behind it left a seat
+    # free with nobody to get it. Nor behind a party too big for the free seats: _fill lets
+    # someone smaller behind them take such seats, and so does a new sign-up.
+    name, limit = _counter(role)
+    fits = signups.c.party_size <= limit - activities.c[name]
+    if role is Role.PARTICIPANT:
+        fits = or_(limit.is_(None), fits)
     found = await conn.scalar(
         select(signups.c.id)
+        .join(activities, activities.c.id == signups.c.activity_id)
         .where(
             signups.c.activity_id == activity_id,
             signups.c.role == role,
-            signups.c.status.in_([Status.WAITLISTED, Status.OFFERED]),
+            signups.c.status == Status.WAITLISTED,
+            fits,
         )
         .limit(1)
     )

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.schema import centers, subscriptions, users
+from storage.database import dialect_insert
+from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,22 +39,11 @@ async def save_consent(
     now: datetime,
 ) -> None:
     """Record (or renew) consent. Only here does a user's row come into existence."""
-    changed = await conn.execute(
-        update(users)
-        .where(users.c.id == user_id)
-        .values(consent_at=now, consent_version=consent_version, display_name=display_name)
+    renewed = {"consent_at": now, "consent_version": consent_version, "display_name": display_name}
+    statement = dialect_insert(conn)(users).values(
+        id=user_id, language=language, created_at=now, **renewed
     )
-    if changed.rowcount == 0:
-        await conn.execute(
-            users.insert().values(
-                id=user_id,
-                display_name=display_name,
-                language=language,
-                consent_at=now,
-                consent_version=consent_version,
-                created_at=now,
-            )
-        )
+    await conn.execute(statement.on_conflict_do_update(index_elements=[users.c.id], set_=renewed))
 
 
 async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:
@@ -81,6 +71,28 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         .where(subscriptions.c.user_id == user_id)
         .order_by(subscriptions.c.created_at)
     )
+    signed_up = await conn.execute(
+        select(
+            activities.c.title,
+            activities.c.starts_at,
+            centers.c.name,
+            signups.c.role,
+            signups.c.party_size,
+            signups.c.status,
+            signups.c.created_at,
+        )
+        .join(activities, activities.c.id == signups.c.activity_id)
+        .join(centers, centers.c.id == activities.c.center_id)
+        .where(signups.c.user_id == user_id)
+        .order_by(activities.c.starts_at)
+    )
+    profile = (
+        await conn.execute(
+            select(volunteer_profiles.c.display_name, volunteer_profiles.c.skills).where(
+                volunteer_profiles.c.user_id == user_id
+            )
+        )
+    ).first()
     return {
         "telegram_id": user.id,
         "display_name": user.display_name,
@@ -97,4 +109,19 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             }
             for row in subscribed
         ],
+        "sign_ups": [
+            {
+                "activity": row.title,
+                "starts_at": row.starts_at.isoformat(),
+                "center": row.name,
+                "role": row.role,
+                "people": row.party_size,
+                "status": row.status,
+                "signed_up_at": row.created_at.isoformat(),
+            }
+            for row in signed_up
+        ],
+        "volunteer_profile": (
+            {"display_name": profile.display_name, "skills": profile.skills} if profile else None
+        ),
     }

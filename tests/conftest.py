@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
+from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
@@ -62,6 +63,11 @@ class BotEnv:
     settings: Settings
     clock: Clock
     dispatcher: Dispatcher
+    bot: Bot
+
+    @property
+    def i18n(self) -> I18n:
+        return self.dispatcher["i18n"]
 
     async def rows(self) -> dict[str, list[tuple]]:
         """Every row of every table: to prove an action changed nothing, or erased a user."""
@@ -103,8 +109,9 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
                 settings=settings,
                 clock=clock,
                 handle_signals=False,
-                # Sequential handling makes "update confirmed" mean "update handled".
-                handle_as_tasks=False,
+                # Sequential handling makes "update confirmed" mean "update handled"; tests of
+                # concurrency ask for production's concurrent handling instead.
+                handle_as_tasks=request.node.get_closest_marker("concurrent") is not None,
                 polling_timeout=5,
                 allowed_updates=dispatcher.resolve_used_update_types(),
             )
@@ -116,7 +123,7 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
                 await asyncio.sleep(0.01)
             if polling.done():
                 polling.result()
-            env = BotEnv(tg, server, dispatcher["db"], settings, clock, dispatcher)
+            env = BotEnv(tg, server, dispatcher["db"], settings, clock, dispatcher, bot)
             try:
                 yield env
                 unanswered = await tg.unanswered_callbacks()
@@ -133,3 +140,4 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**values): override bot settings for the test")
     config.addinivalue_line("markers", "empty: start without demo data")
     config.addinivalue_line("markers", "allow_errors: the test expects errors in the log")
+    config.addinivalue_line("markers", "concurrent: handle updates as concurrent tasks")

@@ -10,7 +10,14 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("ru", "uk", "en")
-KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": None}
+KEYWORDS = {
+    "_": None,
+    "__": None,
+    "N_": None,
+    "gettext": None,
+    "lazy_gettext": None,
+    "ngettext": (1, 2),
+}
 
 
 def code_messages() -> set[str]:
@@ -28,6 +35,18 @@ def catalog(locale: str):
         return read_po(po, locale=locale)
 
 
+def entries(locale: str) -> dict[str, list[str]]:
+    """Message id (the singular one for plurals) -> its translations (one per plural form)."""
+    found = {}
+    for message in catalog(locale):
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        found[key] = list(strings)
+    return found
+
+
 def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
@@ -38,29 +57,32 @@ def tags(text: str) -> list[str]:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_message_is_translated(locale):
-    translations = {m.id: m.string for m in catalog(locale) if m.id}
-    missing = sorted(m for m in code_messages() if not translations.get(m))
+    translations = entries(locale)
+    missing = sorted(m for m in code_messages() if not all(translations.get(m, [""])))
     assert not missing, f"{locale}: no translation for {missing}"
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_translations_keep_placeholders_and_markup(locale):
-    for message in catalog(locale):
-        if not message.id or not message.string:
-            continue
-        assert placeholders(message.string) == placeholders(message.id), message.id
-        assert tags(message.string) == tags(message.id), message.id
+    for msgid, strings in entries(locale).items():
+        for text in strings:
+            assert placeholders(text) == placeholders(msgid), msgid
+            assert tags(text) == tags(msgid), msgid
 
 
-def test_translations_differ_from_english_where_they_should():
+@pytest.mark.parametrize("locale", ["ru", "uk"])
+def test_translations_differ_from_english_where_they_should(locale):
     # A msgid copied untranslated into ru/uk is a common slip the emptiness check misses.
-    ru = {m.id: m.string for m in catalog("ru") if m.id}
-    copied = [msgid for msgid, text in ru.items() if text == msgid and re.search("[a-z]{3}", msgid)]
+    copied = [
+        msgid
+        for msgid, strings in entries(locale).items()
+        if msgid in strings and re.search("[a-z]{3}", msgid)
+    ]
     assert not copied
 
 
 def test_catalogs_have_no_stale_messages():
     in_code = code_messages()
     for locale in LOCALES:
-        stale = sorted(m.id for m in catalog(locale) if m.id and m.id not in in_code)
+        stale = sorted(m for m in entries(locale) if m not in in_code)
         assert not stale, f"{locale}: messages no longer in the code: {stale}"

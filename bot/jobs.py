@@ -1,0 +1,63 @@
+"""Work the bot does on a clock. The database is the source of truth: each job reads what is
+due, does it, and records it, so a job missed during downtime is simply done on the next run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from storage.series import materialise
+
+from bot.config import Settings
+from handlers.notify import announce_expired, announce_promotions
+from storage.database import Database
+from storage.signups import expire_offers
+
+logger = logging.getLogger(__name__)
+
+
+async def expire_offers_job(
+    bot: Bot, db: Database, i18n: I18n, settings: Settings, clock: Callable[[], datetime]
+) -> None:
+    async with db.write() as conn:
+        expired, promotions = await expire_offers(conn, now=clock(), rules=settings.signup_rules())
+    for signup in expired:
+        await announce_expired(bot, db, i18n, signup.user_id, signup.activity_id)
+    await announce_promotions(bot, db, i18n, promotions)
+
+
+async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
+    async with db.write() as conn:
+        created = await materialise(conn, today_utc=clock())
+    if created:
+        logger.info("created %d occurrences of weekly activities", created)
+
+
+def create_scheduler(
+    bot: Bot, db: Database, i18n: I18n, settings: Settings, clock: Callable[[], datetime]
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
+    scheduler.add_job(
+        expire_offers_job,
+        IntervalTrigger(minutes=1),
+        id="expire_offers",
+        kwargs={"bot": bot, "db": db, "i18n": i18n, "settings": settings, "clock": clock},
+        misfire_grace_time=60,
+        **common,
+    )
+    scheduler.add_job(
+        materialise_job,
+        CronTrigger(hour=0, minute=30, timezone=UTC),
+        id="materialise_series",
+        kwargs={"db": db, "clock": clock},
+        misfire_grace_time=6 * 3600,
+        **common,
+    )
+    return scheduler
