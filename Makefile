@@ -3,19 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-MO_FILES := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/*.po))
 
-.PHONY: run test bench lint format translations extract-messages clean
+.PHONY: run test bench lint format extract-messages clean
 
-run: $(STAMP) $(MO_FILES)
+run: $(STAMP)
 	$(BIN)/python -m bot
 
-test: $(STAMP) $(MO_FILES)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) $(MO_FILES)
+bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
@@ -26,9 +23,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-translations: $(MO_FILES)
-
 # Pulls new message ids from the code into every catalog; translate them, then `make test`.
+# The bot compiles the catalogs itself when it starts.
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -k _:1,1t -k _:1,2 -k __ -k N_ --no-location --sort-output \
 		-o locales/messages.pot bot handlers domain
@@ -38,9 +34,6 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
-
-locales/%.mo: locales/%.po $(STAMP)
-	$(BIN)/pybabel compile --domain messages -i $< -o $@
 
 clean:
 	rm -rf $(VENV) build *.egg-info

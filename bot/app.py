@@ -7,14 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram.enums import ChatType, ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
 from bot.commands import set_commands
 from bot.config import Settings
@@ -31,6 +34,19 @@ logger = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def compile_catalogs(directory: Path) -> None:
+    """Compile each ``.po`` whose ``.mo`` is missing or older: ``python -m bot`` then works
+    straight from a checkout, not only through ``make``."""
+    for po_path in directory.glob("*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -52,8 +68,11 @@ def create_dispatcher(
 
     ``settings`` and ``clock`` given to ``start_polling`` override these for that run.
     """
+    compile_catalogs(LOCALES_DIR)
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.default_locale, domain="messages")
     dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings, clock=clock)
+    # The bot lives in private chats: in a group it would answer everyone's every message.
+    dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.update.outer_middleware(AccountMiddleware())
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*get_routers())
@@ -71,12 +90,22 @@ async def on_startup(
     clock: Callable[[], datetime],
 ) -> None:
     db = Database.from_url(settings.database_url)
-    await upgrade(db)
-    nearest_centers = NearestCenters(db)
-    await nearest_centers.refresh(force=True)
-    await materialise_job(db, clock)  # a bot that was down over midnight catches up now
-    await set_commands(bot, i18n)
-    me = await bot.me()
+    try:
+        await upgrade(db)
+        nearest_centers = NearestCenters(db)
+        await nearest_centers.refresh(force=True)
+        await materialise_job(db, clock)  # a bot that was down over midnight catches up now
+        me = await bot.me()
+    except BaseException:
+        # Start-up failed (no database, Telegram unreachable, a revoked token): shut-down
+        # hooks will not run, so nothing opened here may be left behind.
+        await db.close()
+        raise
+    try:
+        await set_commands(bot, i18n)
+    except TelegramAPIError as error:
+        # The command menu is a convenience; the bot works without it.
+        logger.warning("could not register the command menu: %s", error)
     scheduler = create_scheduler(bot, db, i18n, settings, clock)
     scheduler.start()
     dispatcher["scheduler"] = scheduler

@@ -8,10 +8,14 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from domain.activities import SignupRules
 
 SUPPORTED_LOCALES = ("ru", "uk", "en")
+# The bot is asynchronous end to end: a synchronous driver would block it.
+ASYNC_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 OFFICIAL_API_URL = "https://api.telegram.org"
 
 
@@ -22,6 +26,18 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/bot.db"
     log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL, e.g. sqlite+aiosqlite:///data/bot.db") from None
+        if url.drivername not in ASYNC_DRIVERS:
+            known = ", ".join(sorted(ASYNC_DRIVERS))
+            raise ValueError(f"the driver must be one of {known}")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -12,11 +12,11 @@ from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from storage.series import materialise
 
 from bot.config import Settings
 from handlers.notify import announce_expired, announce_promotions
 from storage.database import Database
+from storage.series import materialise
 from storage.signups import expire_offers
 
 logger = logging.getLogger(__name__)

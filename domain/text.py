@@ -58,3 +58,18 @@ def search_terms(query: str, *, max_terms: int = 5) -> list[str]:
     """Words of a query worth matching: folded, at least two characters, at most a few."""
     words = [word for word in fold(query).split() if len(word) >= 2]
     return words[:max_terms]
+
+
+# English names that transliteration cannot reach ("Moscow" is not "Moskva").
+_EXONYMS = {
+    "moskva": "moscow",
+    "sankt peterburg": "saint petersburg st petersburg",
+    "kiv": "kiev",
+    "kiev": "kyiv",
+    "arhangelsk": "archangel",
+}
+
+
+def exonym(city: str) -> str:
+    """The English name of a city where its transliteration is not what people type."""
+    return _EXONYMS.get(fold(city), "")

@@ -436,6 +436,9 @@ class BotApi(Telegram):
         if inline_only:
             raise bad("inline keyboard expected")
         if "keyboard" in markup:
+            placeholder = markup.get("input_field_placeholder")
+            if placeholder is not None and len(str(placeholder)) > MAX_PLACEHOLDER_CHARS:
+                raise bad("can't parse reply keyboard markup JSON object")
             return {**markup, "keyboard": _check_reply_keyboard(markup["keyboard"])}
         if markup.get("remove_keyboard") or markup.get("force_reply"):
             return markup
@@ -790,10 +793,19 @@ def _check_entities(value: Any, name: str) -> list[dict[str, Any]]:
     return value
 
 
+MAX_INLINE_BUTTONS = 100
+MAX_BUTTONS_IN_ROW = 8
+MAX_PLACEHOLDER_CHARS = 64
+
+
 def _check_inline_keyboard(rows: Any) -> None:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise bad('can\'t parse inline keyboard: field "inline_keyboard" must be an Array')
-    for button in itertools.chain.from_iterable(rows):
+    buttons = list(itertools.chain.from_iterable(rows))
+    # Telegram's limits: at most 8 buttons in a row and 100 in a keyboard.
+    if len(buttons) > MAX_INLINE_BUTTONS or any(len(row) > MAX_BUTTONS_IN_ROW for row in rows):
+        raise bad("reply markup is too long")
+    for button in buttons:
         _check_inline_button(button)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.text import fold, search_terms
+from domain.text import exonym, fold, search_terms
 from storage.database import dialect_insert
 from storage.schema import centers, meta
 
@@ -37,7 +37,7 @@ CENTER_COLUMNS = [centers.c[name] for name in Center.__slots__]
 
 
 def search_key(name: str, address: str, city: str, region: str | None) -> str:
-    return fold(" ".join(part for part in (name, address, city, region) if part))
+    return fold(" ".join(part for part in (name, address, city, region, exonym(city)) if part))
 
 
 async def get_center(conn: AsyncConnection, center_id: int) -> Center | None:

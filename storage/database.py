@@ -31,7 +31,8 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **engine_kwargs)
+        # Parameters stay out of error messages and logs: they carry user ids and names.
+        engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
         return cls(engine)

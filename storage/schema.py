@@ -86,6 +86,8 @@ centers = Table(
     # matches whatever script and spelling the resident typed.
     Column("search_key", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Ids are printed on posters as deep links: SQLite must never hand a deleted one out again.
+    sqlite_autoincrement=True,
 )
 
 subscriptions = Table(
@@ -160,6 +162,7 @@ activities = Table(
     UniqueConstraint("series_id", "starts_at", name="uq_activities_series_id_starts_at"),
     Index("ix_activities_center_id_starts_at", "center_id", "starts_at"),
     Index("ix_activities_starts_at", "starts_at"),
+    sqlite_autoincrement=True,  # old buttons must not reach a new activity under a reused id
 )
 
 signups = Table(
@@ -180,6 +183,7 @@ signups = Table(
     CheckConstraint("party_size >= 1", name="ck_signups_party_size"),
     Index("ix_signups_activity_id_status", "activity_id", "status"),
     Index("ix_signups_user_id_status", "user_id", "status"),
+    sqlite_autoincrement=True,
 )
 
 volunteer_profiles = Table(

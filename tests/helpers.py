@@ -7,9 +7,22 @@ async def consenting_user(env, language_code="ru", first_name="Анна"):
     """A user who has pressed /start and agreed to the privacy terms."""
     user = await env.tg.new_user(first_name=first_name, language_code=language_code)
     await user.send("/start")
-    consent = await user.last_bot_message()
+
+    async def consent_screen():
+        last = await user.last_bot_message()
+        return last if last and last.buttons else None
+
+    consent = await eventually(consent_screen)
     await user.press(consent.buttons[0][0])
+    await eventually(lambda: _stored(env, user.id))
     return user
+
+
+async def _stored(env, user_id):
+    from storage.users import get_user
+
+    async with env.db.read() as conn:
+        return await get_user(conn, user_id)
 
 
 async def center_id_by_external(env, external_id):
@@ -19,3 +32,25 @@ async def center_id_by_external(env, external_id):
 
     async with env.db.read() as conn:
         return await conn.scalar(select(centers.c.id).where(centers.c.external_id == external_id))
+
+
+async def eventually(check, seconds=10.0):
+    """Poll an async check until it returns something truthy: for concurrent handling, where
+    "update confirmed" does not yet mean "update handled"."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        result = await check()
+        if result or loop.time() > deadline:
+            return result
+        await asyncio.sleep(0.02)
+
+
+async def all_answered(env, user, count):
+    async def check():
+        found = [c for c in await env.tg.callbacks(user.id) if c["answered"]]
+        return found if len(found) >= count else None
+
+    return await eventually(check)

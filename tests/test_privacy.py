@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.users import save_consent
-from tests.helpers import EKATERINBURG, center_id_by_external, consenting_user
+from tests.helpers import (
+    EKATERINBURG,
+    all_answered,
+    center_id_by_external,
+    consenting_user,
+    eventually,
+)
 
 
 async def test_declining_stores_nothing_but_centers_can_still_be_found(bot_env):
@@ -109,3 +115,67 @@ async def test_blocking_the_bot_is_remembered(bot_env):
     await user.unblock()
     [row] = (await bot_env.rows())["users"]
     assert row[5] is False
+
+
+@pytest.mark.concurrent
+async def test_simultaneous_taps_on_agree_record_consent_once(bot_env):
+    user = await bot_env.tg.new_user(language_code="en")
+    await user.send("/start", wait=False)
+    consent = await eventually(lambda: _consent_screen(user))
+    data = consent.callback_data["✅ I agree"]
+    for _ in range(3):
+        await user.callback(consent.message_id, data, wait=False)
+    answered = await all_answered(bot_env, user, 3)
+    texts = sorted(c["answer"]["text"] for c in answered)
+    assert texts == ["Thank you!", "You have already agreed.", "You have already agreed."]
+    assert len((await bot_env.rows())["users"]) == 1
+
+
+@pytest.mark.concurrent
+async def test_subscribe_racing_forget_never_fails(bot_env):
+    user = await consenting_user(bot_env, language_code="en")
+    center_id = await center_id_by_external(bot_env, "demo-msk-1")
+    await user.send(f"/start center_{center_id}", wait=False)
+    card = await eventually(lambda: _card(user))
+    await user.send("/forget")
+    confirm = await eventually(lambda: _forget_question(user))
+    await user.callback(card.message_id, card.callback_data["⭐ Subscribe"], wait=False)
+    await user.callback(
+        confirm.message_id, confirm.callback_data["🗑 Yes, delete everything"], wait=False
+    )
+    await all_answered(bot_env, user, 3)
+    tables = await bot_env.rows()
+    assert tables["users"] == [] and tables["subscriptions"] == []
+
+
+async def _consent_screen(user):
+    last = await user.last_bot_message()
+    return last if last and "✅ I agree" in last.callback_data else None
+
+
+async def _forget_question(user):
+    last = await user.last_bot_message()
+    return last if last and "🗑 Yes, delete everything" in last.callback_data else None
+
+
+async def _card(user):
+    last = await user.last_bot_message()
+    return last if last and "⭐ Subscribe" in last.callback_data else None
+
+
+async def test_an_old_no_thanks_does_not_erase_a_user_who_agreed(bot_env):
+    user = await bot_env.tg.new_user(language_code="en")
+    [_greeting, first] = await user.send("/start")
+    [_greeting, second] = await user.send("/start")
+    await user.press("✅ I agree", message_id=second.message_id)
+    await user.press("❌ No, thanks", message_id=first.message_id)
+    assert len((await bot_env.rows())["users"]) == 1
+    answer = (await bot_env.tg.callbacks(user.id))[-1]["answer"]["text"]
+    assert answer == "You have already agreed. To withdraw consent, send /privacy."
+
+
+async def test_group_messages_are_ignored(bot_env):
+    group = await bot_env.tg.new_group(title="Дом 5")
+    user = await bot_env.tg.new_user(language_code="en")
+    await user.send("Moscow", chat_id=group["id"])
+    assert [m for m in await bot_env.tg.messages(group["id"]) if m.from_bot] == []

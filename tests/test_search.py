@@ -65,3 +65,14 @@ async def test_no_centers_at_all(bot_env):
     assert reply.text == "There are no community centers in the list yet."
     [reply] = await user.send("Moscow")
     assert reply.text.startswith("I found no center for “Moscow”")
+
+
+async def test_two_lists_page_through_their_own_searches(bot_env):
+    user = await bot_env.tg.new_user(language_code="en")
+    [first] = await user.send("Соседи")
+    [second] = await user.send("Moscow")
+    assert second.text.startswith("Centers for “Moscow”") and "Москва" in second.text
+    [paged] = await user.press("More ▶️", message_id=first.message_id)
+    assert paged.message_id == first.message_id
+    assert paged.text.startswith("Centers for “Соседи”")
+    assert paged.buttons[0][0].startswith("6. ")

@@ -5,7 +5,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.activities import Refusal, Role, SignupRules, Status, offer_deadline
@@ -639,6 +639,19 @@ async def test_unlimited_capacity_never_waitlists(db):
     await assert_consistent(db, a)
 
 
+async def test_unlimited_capacity_with_an_offer_pending_still_confirms_newcomers(db):
+    await add_users(db, 1, 2)
+    a = await add_activity(db, capacity=0)
+    assert (await join(db, 1, a)).signup.status == Status.WAITLISTED
+    async with db.write() as conn:
+        changed, promotions = await set_capacity(
+            conn, activity_id=a, capacity=None, now=NOW, rules=RULES
+        )
+    assert changed and [(p.user_id, p.status) for p in promotions] == [(1, Status.OFFERED)]
+    assert (await join(db, 2, a)).signup.status == Status.CONFIRMED
+    await assert_consistent(db, a)
+
+
 async def test_volunteers_use_volunteer_places(db):
     await add_users(db, 1, 2, 3, 11, 12)
     a = await add_activity(db, capacity=1, volunteer_role="set up the hall", volunteer_places=2)
@@ -726,6 +739,27 @@ async def test_the_database_itself_refuses_overbooking(db):
                 await conn.execute(update(activities).where(activities.c.id == a).values(values))
     found = await activity(db, a)
     assert (found.seats_taken, found.volunteers_taken) == (0, 0)
+
+
+async def test_a_freed_seat_costs_a_few_statements_however_long_the_waitlist(db):
+    await add_users(db, *range(1, 201))
+    a = await add_activity(db, capacity=10)
+    for user in range(1, 201):
+        await join(db, user, a)
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await act(db, cancel, (await mine(db, 1, a)).id, 1)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert [p.user_id for p in result.promotions] == [11]
+    # Not one UPDATE per waiting person: the first that does not fit ends the search.
+    assert len(statements) < 20, len(statements)
+    await assert_consistent(db, a)
 
 
 def test_offer_deadline():

@@ -36,3 +36,12 @@ def test_malformed_payloads_are_not_ours():
 def test_numbers_keep_their_digits():
     assert fold("дом 100") != fold("дом 10")
     assert fold("Аллея") == fold("Алея")
+
+
+def test_english_names_of_cities():
+    from storage.centers import search_key
+
+    key = search_key("Соседи", "ул. Тверская, 1", "Москва", None)
+    assert all(term in key for term in search_terms("Moscow Tverskaya"))
+    assert fold("saint petersburg") in search_key("Соседи", "Невский", "Санкт-Петербург", None)
+    assert fold("Kiev") in search_key("Сусіди", "Хрещатик", "Київ", None)

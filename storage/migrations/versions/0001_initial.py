@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_centers"),
         sa.UniqueConstraint("external_id", name="uq_centers_external_id"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "subscriptions",

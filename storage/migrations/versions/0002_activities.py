@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
         sa.UniqueConstraint("external_id", name=op.f("uq_activities_external_id")),
         sa.UniqueConstraint("series_id", "starts_at", name="uq_activities_series_id_starts_at"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.create_index(
@@ -138,6 +139,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signups")),
         sa.UniqueConstraint("activity_id", "user_id", name="uq_signups_activity_id_user_id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("signups", schema=None) as batch_op:
         batch_op.create_index(
