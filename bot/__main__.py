@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import DatabaseSettings, Settings
 
@@ -54,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo-data",
         help="load demo centers with a week of activities from today (safe to repeat)",
     )
+    links = commands.add_parser(
+        "links",
+        help="print the deep link of each center (for QR posters) as CSV",
+        description="Prints external_id,name,link for the given centers, or for all of them.",
+    )
+    links.add_argument("--bot", required=True, help="the bot's username, e.g. sosedi_bot")
+    links.add_argument("external_ids", nargs="*", metavar="EXTERNAL_ID")
     return parser
 
 
@@ -77,17 +85,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates every start-up at INFO; its news matters only when debugging.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     from bot import cli
 
-    if command == "run":
-        return asyncio.run(cli.run(settings))
-    if command == "migrate":
-        return asyncio.run(cli.migrate(settings))
-    if command == "import-centers":
-        return asyncio.run(cli.import_centers(settings, args.file))
-    if command == "import-activities":
-        return asyncio.run(cli.import_activities(settings, args.file))
-    return asyncio.run(cli.demo_data(settings))
+    commands = {
+        "run": lambda: cli.run(settings),
+        "migrate": lambda: cli.migrate(settings),
+        "import-centers": lambda: cli.import_centers(settings, args.file),
+        "import-activities": lambda: cli.import_activities(settings, args.file),
+        "demo-data": lambda: cli.demo_data(settings),
+        "links": lambda: cli.links(settings, args.bot, args.external_ids),
+    }
+    try:
+        return asyncio.run(commands[command]())
+    except (OSError, SQLAlchemyError) as error:
+        # A database that cannot be opened is a setting to fix, not a program error.
+        reason = getattr(error, "orig", None) or error
+        print(f"Setting DATABASE_URL: cannot use the database: {reason}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,11 +13,23 @@ from storage.migrate import upgrade
 
 async def run(settings: Settings) -> int:
     # aiogram takes seconds to import; the database commands do without it.
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
     from bot.app import create_bot, create_dispatcher
 
     bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings)
-    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    try:
+        dispatcher = create_dispatcher(settings)
+        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    except TelegramUnauthorizedError:
+        print("Setting BOT_TOKEN is invalid: Telegram does not accept it.", file=sys.stderr)
+        return 2
+    except TelegramNetworkError as error:
+        print(f"Cannot reach the Bot API at {settings.telegram_api_url}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        # Polling closes it when it stops, but not when start-up fails.
+        await bot.session.close()
     return 0
 
 
@@ -69,3 +81,26 @@ async def demo_data(settings: DatabaseSettings) -> int:
         f"Demo data loaded: {count} centers, each with a week of activities and volunteer shifts."
     )
     return 0
+
+
+async def links(settings: DatabaseSettings, bot_username: str, external_ids: list[str]) -> int:
+    import csv
+
+    from domain.deeplinks import center_link
+    from storage.centers import centers_for_links
+
+    db = Database.from_url(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.read() as conn:
+            found = await centers_for_links(conn, external_ids)
+    finally:
+        await db.close()
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["external_id", "name", "link"])
+    for center_id, external_id, name in found:
+        writer.writerow([external_id, name, center_link(bot_username.lstrip("@"), center_id)])
+    missing = sorted(set(external_ids) - {external_id for _, external_id, _ in found})
+    for external_id in missing:
+        print(f"unknown center: {external_id}", file=sys.stderr)
+    return 1 if missing else 0

@@ -73,6 +73,18 @@ async def search_centers(
     return [Center(*row) for row in rows]
 
 
+async def centers_for_links(
+    conn: AsyncConnection, external_ids: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """(id, external_id, name) of the given centers, or of all when none is given."""
+    query = select(centers.c.id, centers.c.external_id, centers.c.name).order_by(
+        centers.c.external_id
+    )
+    if external_ids:
+        query = query.where(centers.c.external_id.in_(external_ids))
+    return [tuple(row) for row in await conn.execute(query)]
+
+
 async def index_points(conn: AsyncConnection) -> list[tuple[int, float, float]]:
     rows = await conn.execute(select(centers.c.id, centers.c.latitude, centers.c.longitude))
     return [(row.id, row.latitude, row.longitude) for row in rows]

@@ -47,6 +47,8 @@ def test_missing_token_explains_how_to_get_one(tmp_path):
         ("LOG_LEVEL", "LOUD"),
         ("ADMIN_IDS", "12,abc"),
         ("TELEGRAM_API_URL", "ftp://example"),
+        ("DATABASE_URL", "sqlite:///x.db"),
+        ("DATABASE_URL", "nonsense"),
     ],
 )
 def test_an_invalid_setting_is_named_in_one_line(tmp_path, name, value):
@@ -55,6 +57,32 @@ def test_an_invalid_setting_is_named_in_one_line(tmp_path, name, value):
     assert result.returncode == 2
     assert result.stderr.startswith(f"Setting {name} is invalid")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unusable_database_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run(tmp_path, "migrate", DATABASE_URL=f"sqlite+aiosqlite:///{blocker}/sub/bot.db")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Setting DATABASE_URL: cannot use the database")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_telegram_is_one_line(tmp_path):
+    result = run(tmp_path, BOT_TOKEN="123:abc", TELEGRAM_API_URL="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "Cannot reach the Bot API at http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
+
+
+def test_links_for_posters(tmp_path):
+    assert run(tmp_path, "demo-data").returncode == 0
+    result = run(tmp_path, "links", "--bot", "sosedi_bot", "demo-ekb-1")
+    assert result.returncode == 0
+    header, row = result.stdout.strip().splitlines()
+    assert header == "external_id,name,link"
+    assert row.startswith("demo-ekb-1,Соседи на Малышева,https://t.me/sosedi_bot?start=center_")
+    assert run(tmp_path, "links", "--bot", "sosedi_bot", "nope").returncode == 1
 
 
 def test_migrate_demo_data_and_import(tmp_path):

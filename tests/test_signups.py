@@ -119,6 +119,21 @@ async def join(db, user_id, activity_id, party=1, *, role=P, now=NOW, rules=RULE
         )
 
 
+async def join_all(db, activity_id, user_ids):
+    """Sign up many in one transaction: set-up for the tests under load."""
+    async with db.write() as conn:
+        for user_id in user_ids:
+            await sign_up(
+                conn,
+                activity_id=activity_id,
+                user_id=user_id,
+                role=P,
+                party_size=1,
+                now=NOW,
+                rules=RULES,
+            )
+
+
 async def act(db, action, signup_id, user_id, *, now=NOW, rules=RULES):
     async with db.write() as conn:
         return await action(conn, signup_id=signup_id, user_id=user_id, now=now, rules=rules)
@@ -742,10 +757,9 @@ async def test_the_database_itself_refuses_overbooking(db):
 
 
 async def test_a_freed_seat_costs_a_few_statements_however_long_the_waitlist(db):
-    await add_users(db, *range(1, 201))
+    await add_users(db, *range(1, 101))
     a = await add_activity(db, capacity=10)
-    for user in range(1, 201):
-        await join(db, user, a)
+    await join_all(db, a, range(1, 101))
     statements = []
 
     def count(_conn, _cursor, statement, *_args):
@@ -823,8 +837,7 @@ async def test_200_concurrent_signups_for_10_seats(tmp_path, db):
 async def test_concurrent_cancels_and_signups_keep_capacity_and_order(tmp_path, db):
     await add_users(db, *range(1, 251))
     a = await add_activity(db, capacity=10)
-    for user in range(1, 201):
-        await join(db, user, a)
+    await join_all(db, a, range(1, 201))
     before = await statuses(db, a)
     rng = random.Random(7)
     # Every confirmed person and 40 from the waitlist cancel, while 50 newcomers sign up.
