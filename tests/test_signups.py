@@ -235,6 +235,26 @@ async def test_double_signup_is_refused_and_adds_no_row(db):
     assert (await activity(db, a)).seats_taken == 1
 
 
+async def test_a_lost_race_on_the_unique_constraint_gives_back_the_seat(db, monkeypatch):
+    # Two taps of one person that both pass the Python check: the unique constraint refuses
+    # the second insert, and the seat it had taken is rolled back with it.
+    await add_users(db, 1)
+    a = await add_activity(db, capacity=2)
+    first = (await join(db, 1, a)).signup
+    real = signup_of
+    calls = []
+
+    async def not_yet_seen(conn, activity_id, user_id):
+        calls.append(user_id)
+        return None if len(calls) == 1 else await real(conn, activity_id, user_id)
+
+    monkeypatch.setattr("storage.signups.signup_of", not_yet_seen)
+    again = await join(db, 1, a)
+    assert (again.refusal, again.signup) == (Refusal.ALREADY, first)
+    assert (await activity(db, a)).seats_taken == 1
+    assert await statuses(db, a) == {1: Status.CONFIRMED}
+
+
 async def test_parties_count_toward_capacity_and_respect_max_companions(db):
     await add_users(db, 1, 2, 3, 4, 5)
     a = await add_activity(db, capacity=5, max_companions=2)
@@ -867,13 +887,27 @@ async def test_concurrent_cancels_and_signups_keep_capacity_and_order(tmp_path, 
             commits.append((kind, outcome, held_a_seat, waiting_before, found, held, waiting_after))
         return outcome
 
+    done = asyncio.Event()
+    seen = []  # committed states, as a reader outside the writers sees them meanwhile
+
+    async def observe():
+        while not done.is_set():
+            async with db.read() as conn:
+                found, held, _ = await held_and_waiting(conn, a)
+            seen.append((found.seats_taken, held))
+            await asyncio.sleep(0.005)
+
+    observer = asyncio.create_task(observe())
     try:
         outcomes = await asyncio.gather(*(run(i, *task) for i, task in enumerate(tasks)))
     finally:
+        done.set()
+        await observer
         await other.close()
 
     assert [o.refusal for o in outcomes] == [None] * 100
     assert len(commits) == 100
+    assert seen and all(taken == held <= 10 for taken, held in seen)
     promoted = []
     for kind, outcome, held_a_seat, waiting_before, found, held, waiting_after in commits:
         # The state this transaction committed (the CHECK constraint would have refused more).
