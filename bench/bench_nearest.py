@@ -1,4 +1,5 @@
-"""Nearest-center lookup: NearestIndex against a brute-force haversine scan.
+"""Nearest-center lookup: NearestIndex against a brute-force haversine scan, and the bot's
+whole query (index plus reading the centers from SQLite) as handlers run it.
 
 A full scan of 100,000 centers takes tens of milliseconds in pure Python, so only the
 first ``SCAN_TIMED`` queries are timed with it; the remaining queries are still checked
@@ -7,8 +8,13 @@ against brute force (spread over all cores, untimed) so every index answer is ve
 
 from __future__ import annotations
 
+import asyncio
 import os
+import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.common import (
     Figure,
@@ -22,6 +28,10 @@ from bench.common import (
 )
 from bench.synthetic import generate_centers, query_points
 from domain.geo import NearestIndex, brute_force_nearest
+from storage.centers import upsert_centers
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.nearest import NearestCenters
 
 N_CENTERS = 100_000
 N_QUERIES = 1_000
@@ -55,6 +65,31 @@ def _verify_rest(
     with ProcessPoolExecutor(workers) as pool:
         parts = pool.map(_scan_chunk, [points] * len(chunks), chunks)
         return [result for part in parts for result in part]
+
+
+async def _bot_query_ns(queries: list[tuple[float, float]]) -> list[int]:
+    """Time ``NearestCenters.find`` over a real SQLite database of the same centers."""
+    with tempfile.TemporaryDirectory() as directory:
+        db = Database.from_url(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}")
+        try:
+            await upgrade(db)
+            rows = (
+                {**center._asdict(), "timezone": "Europe/Moscow", "opening_hours": None,
+                 "phone": None}
+                for center in generate_centers(N_CENTERS, seed=SEED)
+            )  # fmt: skip
+            async with db.write() as conn:
+                await upsert_centers(conn, rows, now=datetime.now(UTC))
+            nearest = NearestCenters(db)
+            await nearest.refresh(force=True)
+            timings = []
+            for lat, lon in queries:
+                started = time.perf_counter_ns()
+                await nearest.find(lat, lon, limit=K)
+                timings.append(time.perf_counter_ns() - started)
+            return timings
+        finally:
+            await db.close()
 
 
 def run() -> list[Figure]:
@@ -94,6 +129,10 @@ def run() -> list[Figure]:
         got != expected for got, expected in zip(index_results, scan_results, strict=True)
     )
 
+    progress("  the bot's query: index plus the centers read from SQLite")
+    settle()
+    bot_ns = asyncio.run(_bot_query_ns(queries))
+
     index_median = median(index_ns)
     # Same queries on both sides, so the ratio is not skewed by query mix.
     index_median_timed_subset = median(index_ns[:SCAN_TIMED])
@@ -104,6 +143,16 @@ def run() -> list[Figure]:
         Figure("nearest.index.p99_ms", ns_to_ms(percentile(index_ns, 99)), "ms"),
         Figure("nearest.index.k50.median_ms", ns_to_ms(median(deep_ns)), "ms"),
         Figure("nearest.scan.median_ms", ns_to_ms(scan_median), "ms"),
+        Figure("nearest.scan.p99_ms", ns_to_ms(percentile(scan_ns, 99)), "ms"),
+        Figure("nearest.bot_query.median_ms", ns_to_ms(median(bot_ns)), "ms"),
+        Figure("nearest.bot_query.p99_ms", ns_to_ms(percentile(bot_ns, 99)), "ms"),
+        Figure(
+            "nearest.bot_query.speedup_vs_scan",
+            scan_median / median(bot_ns[:SCAN_TIMED]),
+            "x",
+            ">= 50",
+            BASELINE,
+        ),
         Figure(
             "nearest.speedup_vs_scan",
             scan_median / index_median_timed_subset,
