@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,49 +35,44 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-async def migrate(settings: DatabaseSettings) -> int:
+@contextlib.asynccontextmanager
+async def migrated_database(settings: DatabaseSettings) -> AsyncIterator[Database]:
+    """The database, brought up to the current schema first, closed afterwards."""
     db = Database.from_url(settings.database_url)
     try:
         await upgrade(db)
+        yield db
     finally:
         await db.close()
-    print("The database schema is up to date.")
+
+
+async def migrate(settings: DatabaseSettings) -> int:
+    async with migrated_database(settings):
+        print("The database schema is up to date.")
     return 0
 
 
 async def import_centers(settings: DatabaseSettings, path: Path) -> int:
     from bot.importer import import_centers as run_import
 
-    db = Database.from_url(settings.database_url)
-    try:
-        await upgrade(db)
+    async with migrated_database(settings) as db:
         report = await run_import(db, path, now=datetime.now(UTC), out=sys.stdout)
-    finally:
-        await db.close()
     return 0 if report.ok else 1
 
 
 async def import_activities(settings: DatabaseSettings, path: Path) -> int:
     from bot.activity_importer import import_activities as run_import
 
-    db = Database.from_url(settings.database_url)
-    try:
-        await upgrade(db)
+    async with migrated_database(settings) as db:
         report = await run_import(db, path, now=datetime.now(UTC), out=sys.stdout)
-    finally:
-        await db.close()
     return 0 if report.ok else 1
 
 
 async def demo_data(settings: DatabaseSettings) -> int:
     from bot.demo import load_demo_data
 
-    db = Database.from_url(settings.database_url)
-    try:
-        await upgrade(db)
+    async with migrated_database(settings) as db:
         count = await load_demo_data(db, now=datetime.now(UTC))
-    finally:
-        await db.close()
     # The same words on every run: what was added depends only on the day.
     print(
         f"Demo data loaded: {count} centers, each with a week of activities and volunteer shifts."
@@ -89,13 +86,8 @@ async def links(settings: DatabaseSettings, bot_username: str, external_ids: lis
     from domain.deeplinks import center_link
     from storage.centers import centers_for_links
 
-    db = Database.from_url(settings.database_url)
-    try:
-        await upgrade(db)
-        async with db.read() as conn:
-            found = await centers_for_links(conn, external_ids)
-    finally:
-        await db.close()
+    async with migrated_database(settings) as db, db.read() as conn:
+        found = await centers_for_links(conn, external_ids)
     writer = csv.writer(sys.stdout)
     writer.writerow(["external_id", "name", "link"])
     for center_id, external_id, name in found:

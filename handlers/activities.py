@@ -39,9 +39,22 @@ NEARBY_CENTERS = 5
 _PERIOD_LABELS = {Period.ALL: N_("All"), Period.TODAY: N_("Today"), Period.WEEK: N_("This week")}
 
 
-@router.message(MenuButton(ACTIVITIES))
-async def activities_menu(
+class ListButton(MenuButton):
+    """A menu button that opens a list: hands the handler the first page to show."""
+
+    def __init__(self, msgid: str, page: ListCb) -> None:
+        super().__init__(msgid)
+        self.page = page
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool | dict[str, ListCb]:
+        return await super().__call__(message, i18n) and {"page": self.page}
+
+
+@router.message(ListButton(ACTIVITIES, ListCb()))
+@router.message(ListButton(VOLUNTEERING, ListCb(volunteer=True)))
+async def open_list(
     message: Message,
+    page: ListCb,
     i18n: I18n,
     account: User | None,
     settings: Settings,
@@ -49,24 +62,6 @@ async def activities_menu(
     nearest_centers: NearestCenters,
     clock: Callable[[], datetime],
 ) -> None:
-    page = ListCb()
-    text, keyboard = await render_list(
-        page, account, settings, db, nearest_centers, clock(), i18n.current_locale
-    )
-    await message.answer(text, reply_markup=keyboard)
-
-
-@router.message(MenuButton(VOLUNTEERING))
-async def volunteering_menu(
-    message: Message,
-    i18n: I18n,
-    account: User | None,
-    settings: Settings,
-    db: Database,
-    nearest_centers: NearestCenters,
-    clock: Callable[[], datetime],
-) -> None:
-    page = ListCb(volunteer=True)
     text, keyboard = await render_list(
         page, account, settings, db, nearest_centers, clock(), i18n.current_locale
     )
@@ -96,12 +91,8 @@ async def list_page(
 
 
 def _valid(page: ListCb) -> bool:
-    return (
-        -90 <= page.latitude <= 90
-        and -180 <= page.longitude <= 180
-        and 0 <= page.offset <= 10_000
-        and (page.category == "" or page.category in Category.__members__.values())
-    )
+    # Coordinates and offset are bounded by the factory; the category is checked here.
+    return page.category == "" or page.category in Category.__members__.values()
 
 
 async def render_list(
