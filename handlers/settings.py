@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.commands import commands_for
 from bot.config import SUPPORTED_LOCALES
 from bot.middlewares import LOCALE_KEY
 from handlers.callbacks import LanguageCb
@@ -60,6 +70,11 @@ async def set_language_choice(
             await set_language(conn, account.id, code)
     else:
         await state.update_data({LOCALE_KEY: code})
+    with contextlib.suppress(TelegramAPIError):
+        # The command menu follows the chosen language too, for this chat only.
+        await query.bot.set_my_commands(
+            commands_for(i18n, code), scope=BotCommandScopeChat(chat_id=query.from_user.id)
+        )
     with i18n.use_locale(code):
         await query.answer(LANGUAGE_NAMES[code])
         await remove_buttons(query)

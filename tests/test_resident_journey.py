@@ -101,3 +101,13 @@ async def test_commands_are_registered_in_every_language(bot_env):
     assert [c["command"] for c in by_language["en"]][:2] == ["start", "help"]
     assert by_language["uk"][0]["description"] == "Почати: знайти центр"
     assert by_language[""] == by_language["ru"]
+
+
+async def test_the_command_menu_follows_a_language_switch(bot_env):
+    user = await bot_env.tg.new_user(language_code="ru")
+    await user.send("/language")
+    await user.press("English")
+    chat_menus = [
+        entry for entry in await bot_env.tg.commands() if str(user.id) in str(entry.get("scope"))
+    ]
+    assert chat_menus and chat_menus[0]["commands"][1]["description"] == "What the bot can do"
