@@ -35,9 +35,11 @@ fake server refused, and steps the driver saw no reaction to.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
 import logging
 import multiprocessing
+import os
 import random
 import tempfile
 import time
@@ -84,10 +86,14 @@ SEED = 11
 WARMUP_S = 5.0
 WINDOW_S = 25.0
 LATENCY_LOAD = 0.5  # of the throughput just measured
-LATENCY_WARMUP_S = 3.0
+LATENCY_WARMUP_S = 5.0
 LATENCY_WINDOW_S = 15.0
 ECHO_WARMUP_S = 3.0
 ECHO_WINDOW_S = 20.0
+
+# Names a file to write a cProfile of the bot's closed-loop window to (figures from such a
+# run are slower than real: the profiler taxes every call).
+PROFILE_VARIABLE = "BENCH_THROUGHPUT_PROFILE"
 
 TOKEN = "123456:BENCH-token"
 LANGUAGES = (("ru", 0.7), ("uk", 0.2), ("en", 0.1))
@@ -418,6 +424,7 @@ async def _drive(
     statements: Statements,
     error_log: ErrorLog,
     latency_rate: Callable[[float], float] | None = None,
+    profile: str | None = None,
 ) -> PhaseResult:
     """Run the driver process against ``server`` and mark the measured windows: the closed
     loop (marks 0-1) and, with ``latency_rate``, the open loop (marks 2-3)."""
@@ -449,22 +456,28 @@ async def _drive(
             raise RuntimeError("the load driver did not start")
         probe.writer = writer
 
-        async def mark() -> None:
+        def mark() -> None:
             marks.append(Mark(time.perf_counter_ns(), time.process_time(), statements.count))
             writer.write(b"mark\n")
 
         settle()
         await asyncio.sleep(warmup)
-        await mark()
+        mark()
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
         await asyncio.sleep(window)
-        await mark()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        mark()
         if latency_rate is not None:
             rate = latency_rate(len(probe.window(marks[0].wall_ns, marks[1].wall_ns)) / window)
             writer.write(b"rate %f\n" % rate)
             await asyncio.sleep(LATENCY_WARMUP_S)
-            await mark()
+            mark()
             await asyncio.sleep(LATENCY_WINDOW_S)
-            await mark()
+            mark()
         writer.write(b"stop\n")
         line = await asyncio.wait_for(reader.readline(), load_driver.STOP_TIMEOUT_S + 30)
         if not line.startswith(b"report "):
@@ -561,9 +574,11 @@ async def _bot_phase(plan: Plan) -> PhaseResult:
                     statements=statements,
                     error_log=error_log,
                     latency_rate=lambda measured: LATENCY_LOAD * measured,
+                    profile=os.environ.get(PROFILE_VARIABLE),
                 )
             finally:
-                await dispatcher.stop_polling()
+                if not polling.done():
+                    await dispatcher.stop_polling()
                 await polling
 
 
@@ -611,7 +626,8 @@ async def _echo_phase(plan: Plan) -> PhaseResult:
                     error_log=error_log,
                 )
             finally:
-                await dispatcher.stop_polling()
+                if not polling.done():
+                    await dispatcher.stop_polling()
                 await polling
 
 
@@ -668,7 +684,10 @@ async def _measure(plan: Plan) -> list[Figure]:
     latency = [duration for _end, duration, _what in bot.handled(2)]
     start, end = bot.span(0)
     statements = (end.statements - start.statements) / max(1, len(bot.handled(0)))
-    at_load = f"open loop at {LATENCY_LOAD:.0%} of the bot's throughput"
+    at_load = (
+        f"open loop at {LATENCY_LOAD:.0%} of the bot's throughput "
+        f"({bot.per_second(2):.0f} updates/s)"
+    )
     return [
         Figure("throughput.setup_s", plan.setup_s, "s"),
         Figure("throughput.bot.updates_per_s", bot_rate, "updates/s"),

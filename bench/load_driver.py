@@ -28,6 +28,9 @@ STEP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 60.0
 SEARCH_SHARE = 0.5  # of the rounds that end with a text search
 ECHO_CALLBACKS = 4
+# Steps in a round, until enough rounds have been seen to count them.
+MIN_ROUNDS = 20
+ROUND_STEPS_GUESS = {"bot": 9.0, "echo": 8.5}
 
 
 def main(config: dict[str, Any]) -> None:
@@ -41,7 +44,6 @@ class Resident:
         self.user = user
         self.rng = random.Random(seed)
         self.offers: list[tuple[int, str]] = []  # (message_id, decline data) seen in the chat
-        self.script: AsyncIterator[None] | None = None
 
 
 class Driver:
@@ -62,6 +64,8 @@ class Driver:
         self.anomalies: Counter[str] = Counter()
         self.examples: list[str] = []
         self.marks: list[tuple[float, float, int]] = []
+        self.rounds = 0
+        self.round_steps = 0  # steps of the rounds counted in ``rounds``
         self.dropped = 0
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -88,6 +92,7 @@ class Driver:
                 for _ in range(self.config["concurrency"])
             ]
             opener = asyncio.create_task(self._open_loop())
+            opener.add_done_callback(self._check_opener)
             await self.stopping.wait()
             opener.cancel()
             await asyncio.gather(*workers, opener, return_exceptions=True)
@@ -119,12 +124,18 @@ class Driver:
                 self.stopping.set()
         self.stopping.set()
 
+    def _check_opener(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._anomaly("driver", f"open loop failed: {task.exception()!r}")
+            self.stopping.set()
+
     def _report(self) -> dict[str, Any]:
         return {
             "steps": dict(self.steps),
             "anomalies": dict(self.anomalies),
             "examples": self.examples[:10],
             "marks": self.marks,
+            "rounds": self.rounds,
             "dropped": self.dropped,
         }
 
@@ -141,21 +152,28 @@ class Driver:
             if resident is None:
                 await asyncio.sleep(0.01)
                 continue
-            await self._advance(resident)
+            await self._round(resident, closed_loop=True)
 
     async def _open_loop(self) -> None:
+        """Residents start rounds at random (Poisson) moments, at the rate that makes the
+        updates per second asked for; within a round each step follows the bot's answer."""
         await self.rate_set.wait()
         assert self.rate is not None
+        if self.rounds >= MIN_ROUNDS:
+            steps_per_round = self.round_steps / self.rounds
+        else:
+            steps_per_round = ROUND_STEPS_GUESS[self.mode]
+        rounds_per_second = self.rate / steps_per_round
         loop = asyncio.get_running_loop()
         due = loop.time()
         while not self.stopping.is_set():
-            due += self.rng.expovariate(self.rate)
+            due += self.rng.expovariate(rounds_per_second)
             await asyncio.sleep(max(0.0, due - loop.time()))
             resident = self._take_idle()
             if resident is None:
                 self.dropped += 1
                 continue
-            task = asyncio.create_task(self._advance(resident))
+            task = asyncio.create_task(self._round(resident, closed_loop=False))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -166,15 +184,18 @@ class Driver:
         self.idle[index], self.idle[-1] = self.idle[-1], self.idle[index]
         return self.idle.pop()
 
-    async def _advance(self, resident: Resident) -> None:
-        """One step of the resident's script; the resident is idle again afterwards."""
+    async def _round(self, resident: Resident, *, closed_loop: bool) -> None:
+        """One round of the resident's script; the resident is idle again afterwards. A round
+        of the closed loop ends early when the closed loop does."""
+        steps = 0
         try:
-            if resident.script is None:
-                resident.script = self._script(resident)
-            await anext(resident.script)
+            async for _step in self._script(resident):
+                steps += 1
+                if self.stopping.is_set() or (closed_loop and not self.closed_loop):
+                    return
+            self.rounds += 1
+            self.round_steps += steps
         except Exception as error:
-            # Start the script over: one odd screen must not stop a resident for good.
-            resident.script = None
             self._anomaly("driver", "".join(traceback.format_exception_only(error)).strip())
         finally:
             self.idle.append(resident)
@@ -228,79 +249,78 @@ class Driver:
         return self._resident(resident) if self.mode == "bot" else self._echo(resident)
 
     async def _resident(self, resident: Resident) -> AsyncIterator[None]:
-        """A resident's round, over and over; it yields after every update it sends."""
+        """One round of a resident; it yields after every update it sends."""
         info = resident.info
         labels = self.labels[info["language"]]
         rng = resident.rng
-        while True:
-            while resident.offers:
-                message_id, data = resident.offers.pop()
-                await self._press(resident, "decline offer", message_id, data, expect_message=True)
-                yield
-            await self._text(resident, "/start", "/start")
+        while resident.offers:
+            message_id, data = resident.offers.pop()
+            await self._press(resident, "decline offer", message_id, data, expect_message=True)
             yield
-            lat = info["latitude"] + rng.uniform(-0.002, 0.002)
-            lon = info["longitude"] + rng.uniform(-0.002, 0.002)
-            action = resident.user.send_location(round(lat, 6), round(lon, 6), wait=False)
-            await self._act(resident, "location", action, expect_message=True)
+        await self._text(resident, "/start", "/start")
+        yield
+        lat = info["latitude"] + rng.uniform(-0.002, 0.002)
+        lon = info["longitude"] + rng.uniform(-0.002, 0.002)
+        action = resident.user.send_location(round(lat, 6), round(lon, 6), wait=False)
+        await self._act(resident, "location", action, expect_message=True)
+        yield
+        shown = await self._text(resident, "activities", labels["activities"])
+        yield
+        listing = _with_button(shown, "a:o:")
+        if listing is not None:
+            choices = [d for d in listing.callback_data.values() if d.startswith("a:o:")]
+            opened = await self._press(
+                resident, "open card", listing.message_id, rng.choice(choices), expect_message=True
+            )
             yield
-            shown = await self._text(resident, "activities", labels["activities"])
-            yield
-            listing = _with_button(shown, "a:o:")
-            if listing is not None:
-                choices = [d for d in listing.callback_data.values() if d.startswith("a:o:")]
-                opened = await self._press(
-                    resident, "open card", listing.message_id, rng.choice(choices),
-                    expect_message=True,
-                )  # fmt: skip
-                yield
-                card = _with_button(opened, "a:c:")
-                if card is not None:
-                    signup = _data(card, "s:q:")
-                    join = _data(card, "a:j:")
-                    if signup is None and join is not None:
-                        joined = await self._press(
-                            resident, "sign up", card.message_id, join, expect_message=False
-                        )
-                        yield
-                        signup = _data(_with_button(joined, "s:q:"), "s:q:")
-                    await self._text(resident, "my schedule", labels["schedule"])
+            card = _with_button(opened, "a:c:")
+            if card is not None:
+                async for _ in self._sign_up_and_cancel(resident, card):
                     yield
-                    if signup is not None:
-                        signup_id = signup.split(":")[2]
-                        await self._press(
-                            resident, "ask to cancel", card.message_id, signup,
-                            expect_message=True,
-                        )  # fmt: skip
-                        yield
-                        await self._press(
-                            resident, "cancel", card.message_id, f"s:x:{signup_id}",
-                            expect_message=True,
-                        )  # fmt: skip
-                        yield
-            if rng.random() < SEARCH_SHARE:
-                await self._text(resident, "search", rng.choice(info["searches"]))
-                yield
+        if rng.random() < SEARCH_SHARE:
+            await self._text(resident, "search", rng.choice(info["searches"]))
+            yield
+
+    async def _sign_up_and_cancel(
+        self, resident: Resident, card: ChatMessage
+    ) -> AsyncIterator[None]:
+        signup = _data(card, "s:q:")  # signed up already: only cancel
+        join = _data(card, "a:j:")
+        if signup is None and join is not None:
+            joined = await self._press(
+                resident, "sign up", card.message_id, join, expect_message=False
+            )
+            yield
+            signup = _data(_with_button(joined, "s:q:"), "s:q:")
+        labels = self.labels[resident.info["language"]]
+        await self._text(resident, "my schedule", labels["schedule"])
+        yield
+        if signup is None:
+            return
+        signup_id = signup.split(":")[2]
+        await self._press(resident, "ask to cancel", card.message_id, signup, expect_message=True)
+        yield
+        cancel = f"s:x:{signup_id}"
+        await self._press(resident, "cancel", card.message_id, cancel, expect_message=True)
+        yield
 
     async def _echo(self, resident: Resident) -> AsyncIterator[None]:
         """The same kinds of steps for the echo bot: texts, then callbacks on its reply."""
         info = resident.info
         labels = self.labels[info["language"]]
-        rng = resident.rng
-        while True:
-            texts = ["/start", labels["activities"], labels["schedule"], "📍"]
-            if rng.random() < SEARCH_SHARE:
-                texts.append(rng.choice(info["searches"]))
-            last = None
-            for text in texts:
-                shown = await self._text(resident, "text", text)
-                last = max((m.message_id for m in shown), default=last)
-                yield
-            if last is None:
-                continue
-            for number in range(ECHO_CALLBACKS):
-                await self._press(resident, "callback", last, f"e:{number}", expect_message=False)
-                yield
+        texts = ["/start", "📍", labels["activities"], labels["schedule"]]
+        if resident.rng.random() < SEARCH_SHARE:
+            texts.append(resident.rng.choice(info["searches"]))
+        last = None
+        for text in texts:
+            shown = await self._text(resident, "text", text)
+            last = max((m.message_id for m in shown), default=last)
+            yield
+        if last is None:
+            return
+        for number in range(ECHO_CALLBACKS):
+            await self._press(resident, "callback", last, f"e:{number}", expect_message=False)
+            yield
 
 
 def _with_button(messages: list[ChatMessage] | None, prefix: str) -> ChatMessage | None:

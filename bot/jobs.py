@@ -17,16 +17,20 @@ from bot.config import Settings
 from handlers.notify import announce_expired, announce_promotions
 from storage.database import Database
 from storage.series import materialise
-from storage.signups import expire_offers
+from storage.signups import expire_offers, fill_free_seats
 
 logger = logging.getLogger(__name__)
 
 
-async def expire_offers_job(
+async def waitlist_job(
     bot: Bot, db: Database, i18n: I18n, settings: Settings, clock: Callable[[], datetime]
 ) -> None:
+    """Pass on offers nobody answered in time, and offer seats that are free while people
+    wait (an import may have raised a capacity without telling anyone)."""
+    rules = settings.signup_rules()
     async with db.write() as conn:
-        expired, promotions = await expire_offers(conn, now=clock(), rules=settings.signup_rules())
+        expired, promotions = await expire_offers(conn, now=clock(), rules=rules)
+        promotions += await fill_free_seats(conn, now=clock(), rules=rules)
     for signup in expired:
         await announce_expired(bot, db, i18n, signup.user_id, signup.activity_id)
     await announce_promotions(bot, db, i18n, promotions)
@@ -45,9 +49,9 @@ def create_scheduler(
     scheduler = AsyncIOScheduler(timezone=UTC)
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     scheduler.add_job(
-        expire_offers_job,
+        waitlist_job,
         IntervalTrigger(minutes=1),
-        id="expire_offers",
+        id="waitlist",
         kwargs={"bot": bot, "db": db, "i18n": i18n, "settings": settings, "clock": clock},
         misfire_grace_time=60,
         **common,

@@ -33,8 +33,9 @@ class Status(StrEnum):
     EXPIRED = "expired"
 
 
-ACTIVE = frozenset({Status.CONFIRMED, Status.WAITLISTED, Status.OFFERED})
-HOLDS_SEATS = frozenset({Status.CONFIRMED, Status.OFFERED})
+# Tuples, not sets: SQL ``IN (...)`` takes them as they are, in a stable order.
+ACTIVE = (Status.CONFIRMED, Status.WAITLISTED, Status.OFFERED)
+HOLDS_SEATS = (Status.CONFIRMED, Status.OFFERED)
 
 
 class Refusal(StrEnum):

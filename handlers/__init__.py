@@ -30,10 +30,10 @@ def get_routers() -> list[Router]:
         privacy.router,
         settings.router,
         membership.router,
+        volunteering.router,  # its dialog ends on any menu button: before the menus' routers
         schedule.router,
         activity_card.router,
         activities.router,
-        volunteering.router,  # its dialog takes free text, so before the search
         centers.router,
         fallback.router,
     ]

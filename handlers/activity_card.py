@@ -23,7 +23,7 @@ from handlers.calendar_files import activity_calendar
 from handlers.callbacks import ActivityAction, ActivityCb, SignupAction, SignupCb
 from handlers.consent import is_consented, send_consent_screen
 from handlers.notify import refusal_text
-from handlers.ui import show_in_place
+from handlers.ui import show_in_place, shown_text
 from storage.activities import get_activity, waitlist_lengths
 from storage.database import Database
 from storage.signups import sign_up, signup_of, waitlist_position
@@ -55,8 +55,10 @@ async def render_card(
     if activity is None:
         return None
     signup = await signup_of(conn, activity_id, user_id) if account else None
-    if signup is not None:
+    if signup is not None and signup.status in ACTIVE:
         volunteer = signup.role == Role.VOLUNTEER
+    else:
+        signup = None  # an old, cancelled sign-up says nothing about this card
     role = Role.VOLUNTEER if volunteer else Role.PARTICIPANT
     position = await waitlist_position(conn, signup) if signup else None
     waitlist = (await waitlist_lengths(conn, [activity_id], role)).get(activity_id, 0)
@@ -69,6 +71,8 @@ async def render_card(
         locale=locale,
         viewer_zone=await viewer_zone(conn, account),
     )
+    if activity.status != "scheduled":
+        text += "\n\n" + _("❌ This activity was cancelled.")
     rows: list[list[InlineKeyboardButton]] = []
     open_for_signup = activity.status == "scheduled" and activity.starts_at > now
     if signup is not None and signup.status == Status.OFFERED:
@@ -78,7 +82,7 @@ async def render_card(
                 _signup_button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
             ]
         )
-    elif signup is not None and signup.status in ACTIVE and open_for_signup:
+    elif signup is not None and open_for_signup:
         rows.append([_signup_button(_("❌ Cancel my sign-up"), SignupAction.ASK_CANCEL, signup.id)])
     elif open_for_signup and activity.takes(role):
         join = _("🙋 Sign up as a volunteer") if volunteer else _("✅ Sign up")
@@ -138,15 +142,24 @@ async def choose_party(
 ) -> None:
     async with db.read() as conn:
         activity = await get_activity(conn, callback_data.activity_id)
-    if activity is None or callback_data.volunteer or activity.max_companions < 1:
-        await query.answer(refusal_text(Refusal.NOT_FOUND if activity is None else Refusal.CLOSED))
+    refusal = None
+    if activity is None:
+        refusal = Refusal.NOT_FOUND
+    elif activity.status != "scheduled":
+        refusal = Refusal.CANCELLED
+    elif activity.starts_at <= clock():
+        refusal = Refusal.STARTED
+    elif callback_data.volunteer or activity.max_companions < 1:
+        refusal = Refusal.CLOSED
+    if refusal is not None:
+        await query.answer(refusal_text(refusal))
         return
     rows = [[_activity_button(_("Just me"), ActivityAction.JOIN, activity.id, False)]]
     for extra in range(1, activity.max_companions + 1):
         label = _("Me + {n}").format(n=extra)
         rows.append([_activity_button(label, ActivityAction.JOIN, activity.id, False, 1 + extra)])
     await query.answer(_("How many of you will come?"))
-    await show_in_place(query, query.message.html_text, InlineKeyboardMarkup(inline_keyboard=rows))
+    await show_in_place(query, shown_text(query), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 @router.callback_query(ActivityCb.filter(F.action == ActivityAction.JOIN))
@@ -223,7 +236,9 @@ async def calendar_file(
     async with db.read() as conn:
         activity = await get_activity(conn, callback_data.activity_id)
     if activity is None or activity.status != "scheduled":
-        await query.answer(refusal_text(Refusal.NOT_FOUND))
+        await query.answer(
+            refusal_text(Refusal.NOT_FOUND if activity is None else Refusal.CANCELLED)
+        )
         return
     await query.answer()
     content = activity_calendar([activity], name=activity.title, now=clock())

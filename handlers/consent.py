@@ -13,9 +13,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from handlers.callbacks import ConsentAction, ConsentCb
+from handlers.notify import announce_promotions
 from handlers.ui import main_menu, remove_buttons
 from storage.centers import get_center
 from storage.database import Database
+from storage.signups import cancel_all
 from storage.subscriptions import subscribe
 from storage.users import User, delete_user, get_user, save_consent
 
@@ -107,13 +109,25 @@ async def accept(
 
 
 @router.callback_query(ConsentCb.filter(F.action == ConsentAction.DECLINE))
-async def decline(query: CallbackQuery, bot: Bot, settings: Settings, db: Database) -> None:
+async def decline(
+    query: CallbackQuery,
+    bot: Bot,
+    settings: Settings,
+    db: Database,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
+    promotions = []
     async with db.write() as conn:
         current = await get_user(conn, query.from_user.id)
         already = is_consented(current, settings)
         if current is not None and not already:
-            # Declining a changed text withdraws consent: what was kept under the old goes.
+            # Declining a changed text withdraws consent: what was kept under the old goes,
+            # and seats held go to the waitlist.
+            rules = settings.signup_rules()
+            promotions = await cancel_all(conn, current.id, now=clock(), rules=rules)
             await delete_user(conn, query.from_user.id)
+    await announce_promotions(bot, db, i18n, promotions)
     await remove_buttons(query)
     if already:
         # An old consent screen pressed later: nothing is erased without /forget's question.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
+from datetime import datetime
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
@@ -22,8 +27,10 @@ from babel.dates import format_date
 from bot.config import Settings
 from handlers.callbacks import ConsentAction, ConsentCb, ForgetAction, ForgetCb
 from handlers.consent import consent_text, is_consented
+from handlers.notify import announce_promotions
 from handlers.ui import remove_buttons
 from storage.database import Database
+from storage.signups import cancel_all
 from storage.users import User, delete_user, export_user
 
 router = Router(name=__name__)
@@ -111,17 +118,36 @@ async def _ask_to_confirm(bot: Bot, chat_id: int, account: User | None) -> None:
 
 
 @router.callback_query(ForgetCb.filter(F.action == ForgetAction.CONFIRM))
-async def forget_confirmed(query: CallbackQuery, db: Database, state: FSMContext) -> None:
-    async with db.write() as conn:
-        await delete_user(conn, query.from_user.id)
+async def forget_confirmed(
+    query: CallbackQuery,
+    db: Database,
+    state: FSMContext,
+    settings: Settings,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
+    promotions = await erase_user(db, query.from_user.id, settings, clock())
     await state.clear()
     await query.answer()
     await remove_buttons(query)
+    with contextlib.suppress(TelegramAPIError):
+        # Telegram keeps a per-chat command menu set after a language switch.
+        await query.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=query.from_user.id))
     await query.bot.send_message(
         query.from_user.id,
         _("Done: everything about you has been deleted. To start again, send /start."),
         reply_markup=ReplyKeyboardRemove(),
     )
+    await announce_promotions(query.bot, db, i18n, promotions)
+
+
+async def erase_user(db: Database, user_id: int, settings: Settings, now: datetime) -> list:
+    """Delete a user and everything that points to them; seats they held go to the waitlist
+    first. Returns the promotions to announce."""
+    async with db.write() as conn:
+        promotions = await cancel_all(conn, user_id, now=now, rules=settings.signup_rules())
+        await delete_user(conn, user_id)
+    return promotions
 
 
 @router.callback_query(ForgetCb.filter(F.action == ForgetAction.KEEP))

@@ -19,8 +19,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from domain.activities import ACTIVE, Refusal, Role
-from handlers.activity_card import refresh_card
+from domain.activities import ACTIVE, Refusal, Role, Status
+from handlers.activity_card import refresh_card, viewer_zone
 from handlers.activity_views import button_label, status_line, when
 from handlers.calendar_files import activity_calendar
 from handlers.callbacks import (
@@ -33,12 +33,22 @@ from handlers.callbacks import (
 )
 from handlers.consent import is_consented
 from handlers.notify import announce_promotions, refusal_text
-from handlers.ui import SCHEDULE, MenuButton, show_in_place
+from handlers.ui import SCHEDULE, MenuButton, show_in_place, shown_text
+from handlers.views import shorten
 from storage.database import Database
-from storage.signups import accept_offer, cancel, decline_offer, get_signup, schedule
+from storage.signups import (
+    Outcome,
+    accept_offer,
+    cancel,
+    decline_offer,
+    get_signup,
+    schedule,
+)
 from storage.users import User
 
 router = Router(name=__name__)
+
+SCHEDULE_SHOWN = 15  # within Telegram's 4096 characters and 100 buttons whatever the titles
 
 
 @router.message(MenuButton(SCHEDULE))
@@ -61,10 +71,14 @@ async def my_schedule(
         return
     lines = [_("<b>My schedule</b>")]
     rows = []
-    for signup, activity, position in entries:
+    locale = i18n.current_locale
+    async with db.read() as conn:
+        zone = await viewer_zone(conn, account)
+    for signup, activity, position in entries[:SCHEDULE_SHOWN]:
         lines.append(
-            f"\n<b>{escape(activity.title)}</b> — {escape(activity.center_name)}\n"
-            f"{when(activity, i18n.current_locale, None)}\n"
+            f"\n<b>{escape(shorten(activity.title, 80))}</b> — "
+            f"{escape(shorten(activity.center_name, 60))}\n"
+            f"{when(activity, locale, zone)}\n"
             f"{status_line(signup, position, activity)}"
         )
         open_card = ActivityCb(
@@ -72,14 +86,22 @@ async def my_schedule(
             activity_id=activity.id,
             volunteer=signup.role == Role.VOLUNTEER,
         )
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=button_label(activity, i18n.current_locale),
-                    callback_data=open_card.pack(),
-                )
-            ]
+        label = InlineKeyboardButton(
+            text=button_label(activity, locale), callback_data=open_card.pack()
         )
+        if signup.status == Status.OFFERED:
+            rows.append([label])
+            rows.append(
+                [
+                    _button(_("✅ I will come"), SignupAction.ACCEPT, signup.id),
+                    _button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
+                ]
+            )
+        else:
+            rows.append([label, _button("❌", SignupAction.ASK_CANCEL, signup.id)])
+    if len(entries) > SCHEDULE_SHOWN:
+        more = len(entries) - SCHEDULE_SHOWN
+        lines.append("\n" + _("…and {count} more later.").format(count=more))
     calendar = ScheduleCb(action=ScheduleAction.CALENDAR).pack()
     rows.append(
         [InlineKeyboardButton(text=_("📅 All of it to my calendar"), callback_data=calendar)]
@@ -132,7 +154,7 @@ async def ask_to_cancel(
         ]
     )
     await query.answer(_("Cancel your sign-up?"))
-    await show_in_place(query, query.message.html_text, keyboard)
+    await show_in_place(query, shown_text(query), keyboard)
 
 
 @router.callback_query(
@@ -165,9 +187,8 @@ async def change_signup(
             now=now,
             rules=settings.signup_rules(),
         )
-    await announce_promotions(bot, db, i18n, outcome.promotions)
     if outcome.refusal is not None:
-        await query.answer(_refused_change(outcome.refusal), show_alert=True)
+        await query.answer(_refused_change(outcome), show_alert=True)
     else:
         await query.answer(
             {
@@ -179,6 +200,8 @@ async def change_signup(
     if outcome.signup is not None:
         role = Role(outcome.signup.role)
         await refresh_card(query, outcome.signup.activity_id, account, db, i18n, now, role)
+    # Answered first: the person who pressed should not wait for others' messages.
+    await announce_promotions(bot, db, i18n, outcome.promotions)
 
 
 @router.callback_query(SignupCb.filter(F.action == SignupAction.KEEP))
@@ -199,10 +222,12 @@ async def keep_signup(
     await refresh_card(query, signup.activity_id, account, db, i18n, clock(), Role(signup.role))
 
 
-def _refused_change(refusal: Refusal) -> str:
-    if refusal is Refusal.ALREADY:
+def _refused_change(outcome: Outcome) -> str:
+    if outcome.refusal is Refusal.ALREADY:
+        if outcome.signup is not None and outcome.signup.status == Status.EXPIRED:
+            return refusal_text(Refusal.EXPIRED)
         return _("This has already been done.")
-    return refusal_text(refusal)
+    return refusal_text(outcome.refusal)
 
 
 def _button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:

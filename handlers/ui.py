@@ -32,6 +32,9 @@ SETTINGS = N_("⚙️ Settings")
 HELP = N_("❓ Help")
 
 
+EVERY_MENU_BUTTON = (NEAREST, ACTIVITIES, SCHEDULE, VOLUNTEERING, FIND, MY_CENTERS, SETTINGS, HELP)
+
+
 def main_menu() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[
@@ -51,12 +54,13 @@ class MenuButton(Filter):
     """Matches a menu label in any language: after a language switch the old keyboard may
     still be on screen until the new one arrives."""
 
-    def __init__(self, msgid: str) -> None:
-        self.msgid = msgid
+    def __init__(self, *msgids: str) -> None:
+        self.msgids = msgids
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         return message.text is not None and any(
-            message.text == i18n.gettext(self.msgid, locale=locale)
+            message.text == i18n.gettext(msgid, locale=locale)
+            for msgid in self.msgids
             for locale in i18n.available_locales
         )
 
@@ -76,10 +80,17 @@ async def show_in_place(
     anew when the message is too old to edit. Pressing twice yields "message is not
     modified" from Telegram: the screen already shows what was asked for."""
     if not isinstance(query.message, Message):
-        await query.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+        if text:
+            await query.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
         return
     try:
         await query.message.edit_text(text, reply_markup=keyboard)
     except TelegramBadRequest as error:
         if "message is not modified" not in error.message:
             raise
+
+
+def shown_text(query: CallbackQuery) -> str:
+    """The text of the pressed message, to keep it while only its buttons change. A message
+    too old for Telegram to show us has none."""
+    return query.message.html_text if isinstance(query.message, Message) else ""

@@ -7,6 +7,7 @@ from datetime import datetime
 from html import escape
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -27,6 +28,7 @@ from domain.hours import HoursSummary, Shift, summarise
 from handlers.callbacks import ScheduleAction, ScheduleCb
 from handlers.certificates import hours_certificate
 from handlers.consent import is_consented, send_consent_screen
+from handlers.ui import EVERY_MENU_BUTTON, MenuButton
 from storage.database import Database
 from storage.signups import served_shifts
 from storage.users import User
@@ -150,8 +152,21 @@ async def profile(
     )
 
 
+@router.message(StateFilter(ProfileForm), MenuButton(*EVERY_MENU_BUTTON))
+@router.message(StateFilter(ProfileForm), F.text.startswith("/"), ~Command("skip"))
+async def leave_profile_dialog(message: Message, state: FSMContext) -> None:
+    # A menu button or another command means the person moved on: the dialog ends and the
+    # button or command does what it always does.
+    await state.clear()
+    raise SkipHandler
+
+
+# Text that is neither a command nor a menu label: those end the dialog above.
+_ANSWER = (F.text, ~F.text.startswith("/"), ~MenuButton(*EVERY_MENU_BUTTON))
+
+
 @router.message(StateFilter(ProfileForm.name), Command("skip"))
-@router.message(StateFilter(ProfileForm.name), F.text)
+@router.message(StateFilter(ProfileForm.name), *_ANSWER)
 async def profile_name(message: Message, state: FSMContext) -> None:
     name = None if message.text == "/skip" else " ".join(message.text.split())[:_MAX_NAME]
     await state.update_data(profile_name=name)
@@ -165,7 +180,7 @@ async def profile_name(message: Message, state: FSMContext) -> None:
 
 
 @router.message(StateFilter(ProfileForm.skills), Command("skip"))
-@router.message(StateFilter(ProfileForm.skills), F.text)
+@router.message(StateFilter(ProfileForm.skills), *_ANSWER)
 async def profile_skills(
     message: Message,
     state: FSMContext,
@@ -174,7 +189,7 @@ async def profile_skills(
     clock: Callable[[], datetime],
 ) -> None:
     data = await state.get_data()
-    await state.set_state(None)
+    await state.clear()
     if account is None:
         return
     skills = None if message.text == "/skip" else " ".join(message.text.split())[:_MAX_SKILLS]
@@ -190,6 +205,6 @@ async def profile_skills(
     await message.answer(_("Saved. Thank you for helping!"))
 
 
-@router.message(StateFilter(ProfileForm.name, ProfileForm.skills))
+@router.message(StateFilter(ProfileForm), ~F.text)
 async def profile_needs_text(message: Message) -> None:
     await message.answer(_("Please send it as text, or /skip."))

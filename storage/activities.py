@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.activities import Role, Status
+from domain.activities import ACTIVE, Role, Status
 from storage.schema import activities, centers, signups
 
 
@@ -142,16 +142,13 @@ async def cancel_activity(conn: AsyncConnection, activity_id: int, *, now: datet
         return []
     affected = await conn.execute(
         select(signups.c.user_id)
-        .where(and_(signups.c.activity_id == activity_id, signups.c.status.in_(_ACTIVE)))
+        .where(and_(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE)))
         .order_by(signups.c.id)
     )
     users = list(affected.scalars())
     await conn.execute(
         update(signups)
-        .where(signups.c.activity_id == activity_id, signups.c.status.in_(_ACTIVE))
+        .where(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE))
         .values(status=Status.CANCELLED, offer_expires_at=None, updated_at=now)
     )
     return users
-
-
-_ACTIVE = [status.value for status in (Status.CONFIRMED, Status.WAITLISTED, Status.OFFERED)]

@@ -53,7 +53,6 @@ COPIED_FROM_SERIES = (
 
 _BATCH = 1_000
 _LOOKUP_BATCH = 500  # ids per IN (...): well inside every backend's parameter limit
-_ACTIVE = [status.value for status in ACTIVE]
 
 
 async def insert_series(conn: AsyncConnection, **values: Any) -> int:
@@ -245,7 +244,7 @@ async def update_series(
     stale = [row.id for row in upcoming if row.starts_at not in wanted]
     if stale:
         signed_up = exists().where(
-            signups.c.activity_id == activities.c.id, signups.c.status.in_(_ACTIVE)
+            signups.c.activity_id == activities.c.id, signups.c.status.in_(ACTIVE)
         )
         await conn.execute(delete(activities).where(activities.c.id.in_(stale), ~signed_up))
     duration = timedelta(minutes=rule.duration_minutes)

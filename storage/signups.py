@@ -57,7 +57,6 @@ class Outcome:
 
 
 _SIGNUP_COLUMNS = [signups.c[name] for name in Signup.__slots__]
-_ACTIVE = [status.value for status in ACTIVE]
 
 
 async def get_signup(conn: AsyncConnection, signup_id: int) -> Signup | None:
@@ -82,7 +81,7 @@ async def count_active(conn: AsyncConnection, user_id: int, now: datetime) -> in
         .select_from(signups.join(activities, activities.c.id == signups.c.activity_id))
         .where(
             signups.c.user_id == user_id,
-            signups.c.status.in_(_ACTIVE),
+            signups.c.status.in_(ACTIVE),
             activities.c.ends_at > now,
         )
     )
@@ -257,7 +256,7 @@ async def schedule(
         .join(activities, activities.c.id == signups.c.activity_id)
         .where(
             signups.c.user_id == user_id,
-            signups.c.status.in_(_ACTIVE),
+            signups.c.status.in_(ACTIVE),
             activities.c.ends_at > now,
         )
         .order_by(activities.c.starts_at, signups.c.id)
@@ -282,6 +281,56 @@ async def served_shifts(conn: AsyncConnection, user_id: int, *, now: datetime) -
         .order_by(activities.c.starts_at)
     )
     return await get_activities(conn, list(rows.scalars()))
+
+
+async def cancel_all(
+    conn: AsyncConnection, user_id: int, *, now: datetime, rules: SignupRules
+) -> list[Promotion]:
+    """Give up every active sign-up of a user who is leaving (``/forget``, consent withdrawn):
+    their seats go to the waitlist before their rows disappear with them."""
+    rows = await conn.execute(
+        select(*_SIGNUP_COLUMNS)
+        .where(signups.c.user_id == user_id, signups.c.status.in_(ACTIVE))
+        .order_by(signups.c.id)
+    )
+    promotions: list[Promotion] = []
+    for signup in [Signup(*row) for row in rows]:
+        activity = await get_activity(conn, signup.activity_id)
+        promotions += await _leave(conn, signup, Status.CANCELLED, activity, now, rules)
+    return promotions
+
+
+async def fill_free_seats(
+    conn: AsyncConnection, *, now: datetime, rules: SignupRules
+) -> list[Promotion]:
+    """Offer seats that are free while people wait: capacity raised by an import, say, which
+    cannot tell anyone itself. The scheduler runs this next to expiring offers."""
+    seats_free = or_(
+        and_(
+            signups.c.role == Role.PARTICIPANT,
+            or_(activities.c.capacity.is_(None), activities.c.seats_taken < activities.c.capacity),
+        ),
+        and_(
+            signups.c.role == Role.VOLUNTEER,
+            activities.c.volunteers_taken < activities.c.volunteer_places,
+        ),
+    )
+    rows = await conn.execute(
+        select(signups.c.activity_id, signups.c.role)
+        .join(activities, activities.c.id == signups.c.activity_id)
+        .where(
+            signups.c.status == Status.WAITLISTED,
+            activities.c.status == "scheduled",
+            activities.c.starts_at > now,
+            seats_free,
+        )
+        .distinct()
+    )
+    promotions: list[Promotion] = []
+    for activity_id, role in rows.all():
+        activity = await get_activity(conn, activity_id)
+        promotions += await _fill(conn, activity, Role(role), now, rules)
+    return promotions
 
 
 async def _leave(
@@ -333,11 +382,16 @@ async def _fill(
                 break
             too_big = party_size
             continue
-        await conn.execute(
+        moved = await conn.execute(
             update(signups)
             .where(signups.c.id == signup_id, signups.c.status == Status.WAITLISTED)
             .values(status=status, offer_expires_at=deadline, updated_at=now)
         )
+        if moved.rowcount == 0:
+            # A concurrent transaction (possible on PostgreSQL) promoted or removed them
+            # first: give the seat back rather than hold it for nobody.
+            await _release(conn, activity.id, role, party_size)
+            continue
         promotions.append(Promotion(signup_id, user_id, activity.id, status, deadline))
     return promotions
 

@@ -95,6 +95,9 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
     Afterwards: every callback query was answered and nothing was logged as an error (the
     apology handler would otherwise hide a failure), unless a test marks ``allow_errors``.
     """
+    # The shared dispatcher's dialog state outlives a test, and every fake server numbers its
+    # users from the same id: start each test with none.
+    dispatcher.storage.storage.clear()
     marker = request.node.get_closest_marker("settings")
     overrides = marker.kwargs if marker else {}
     caplog.set_level(logging.WARNING)

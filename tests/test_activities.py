@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from bot.jobs import expire_offers_job
+from bot.jobs import waitlist_job
 from storage.schema import activities, signups
 from tests.activity_helpers import add_activity, add_quiet_center, subscribed_user
 
@@ -79,7 +79,7 @@ async def test_full_activity_waitlist_offer_accept_and_expiry(bot_env):
 
     # Boris does not answer; 12 hours later the offer passes to Vera.
     bot_env.clock.advance(hours=12, minutes=1)
-    await expire_offers_job(bot_env.bot, bot_env.db, bot_env.i18n, bot_env.settings, bot_env.clock)
+    await waitlist_job(bot_env.bot, bot_env.db, bot_env.i18n, bot_env.settings, bot_env.clock)
     assert "освободившееся место" in (await boris.last_bot_message()).text
     vera_offer = await vera.last_bot_message()
     assert vera_offer.text.startswith("🎟 A place has come free for you")
@@ -166,3 +166,48 @@ async def test_filters_by_day_and_category(bot_env):
     [sport] = await user.press("🏃 Sport")
     assert "Скоро лекция" not in sport.text and "Через 3 дня спорт" in sport.text
     assert "Через 10 дней" not in sport.text  # the week filter stays on
+
+
+async def test_forget_gives_the_seat_to_the_waitlist(bot_env):
+    activity_id = await add_activity(bot_env, capacity=1, in_hours=48)
+    anna = await subscribed_user(bot_env, name="Anna")
+    boris = await subscribed_user(bot_env, name="Boris")
+    await open_card(anna)
+    await anna.press("✅ Sign up")
+    await open_card(boris)
+    await boris.press("✅ Sign up")
+    await anna.send("/forget")
+    await anna.press("🗑 Yes, delete everything")
+    offer = await boris.last_bot_message()
+    assert offer.text.startswith("🎟 A place has come free for you")
+    assert await seats_taken(bot_env, activity_id) == 1  # now held for Boris
+    assert [status for _user, status, _party in await signup_rows(bot_env)] == ["offered"]
+
+
+async def test_a_capacity_raised_elsewhere_reaches_the_waitlist(bot_env):
+    activity_id = await add_activity(bot_env, capacity=1, in_hours=48)
+    anna = await subscribed_user(bot_env, name="Anna")
+    boris = await subscribed_user(bot_env, name="Boris")
+    await open_card(anna)
+    await anna.press("✅ Sign up")
+    await open_card(boris)
+    await boris.press("✅ Sign up")
+    async with bot_env.db.write() as conn:  # as an import of the schedule would
+        await conn.execute(
+            activities.update().where(activities.c.id == activity_id).values(capacity=3)
+        )
+    await waitlist_job(bot_env.bot, bot_env.db, bot_env.i18n, bot_env.settings, bot_env.clock)
+    assert (await boris.last_bot_message()).text.startswith("🎟 A place has come free for you")
+
+
+async def test_cancel_straight_from_my_schedule(bot_env):
+    activity_id = await add_activity(bot_env, capacity=2)
+    user = await subscribed_user(bot_env)
+    await open_card(user)
+    await user.press("✅ Sign up")
+    [schedule] = await user.press("📋 My schedule")
+    assert schedule.buttons[0][1] == "❌"
+    [confirm] = await user.press("❌", message_id=schedule.message_id)
+    assert confirm.buttons == [["Yes, cancel it", "No, keep it"]]
+    await user.press("Yes, cancel it")
+    assert await seats_taken(bot_env, activity_id) == 0

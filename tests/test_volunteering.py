@@ -68,3 +68,17 @@ async def test_shifts_need_a_subscription_or_a_location(bot_env):
     assert reply.buttons == [["⏱ Мої години", "👤 Профіль волонтера"]]
     [answer] = await user.press("⏱ Мої години")
     assert answer.text.startswith("Годин поки немає")
+
+
+async def test_a_menu_button_ends_the_profile_dialog(bot_env):
+    center = await add_quiet_center(bot_env)
+    user = await subscribed_user(bot_env, center, name="Ivan")
+    await user.press("🙋 Volunteering")
+    await user.press("👤 Volunteer profile")
+    [mine] = await user.press("⭐ My centers")
+    assert mine.text.startswith("Your centers")
+    [search] = await user.send("Moscow")
+    assert search.text.startswith("Centers for “Moscow”")
+    [document] = await user.send("/mydata")
+    exported = (await bot_env.tg.file_bytes(document.document["file_id"])).decode()
+    assert '"volunteer_profile": null' in exported
