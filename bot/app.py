@@ -78,7 +78,7 @@ def create_dispatcher(
     # The bot lives in private chats: in a group it would answer everyone's every message.
     dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.update.outer_middleware(AccountMiddleware())
-    LocaleMiddleware(i18n).setup(dp)
+    LocaleMiddleware(i18n=i18n).setup(dp)
     dp.include_routers(*get_routers())
     dp["i18n"] = i18n
     dp.startup.register(on_startup)

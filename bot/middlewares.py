@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
-from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import I18nMiddleware
 
 from bot.config import SUPPORTED_LOCALES
 from storage.database import Database
@@ -47,9 +47,6 @@ class AccountMiddleware(BaseMiddleware):
 class LocaleMiddleware(I18nMiddleware):
     """The stored language, else one picked before consent (kept in the dialog state only,
     since nothing personal is stored without consent), else Telegram's, else the default."""
-
-    def __init__(self, i18n: I18n) -> None:
-        super().__init__(i18n=i18n)
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         account = data.get("account")
