@@ -8,10 +8,11 @@ and is not part of any throughput figure).
 The real dispatcher then polls a ``FakeTelegram`` server in this process, one event loop for
 both, with production's concurrent handling (``handle_as_tasks``). Virtual residents live in a
 second process (:mod:`bench.load_driver`), so that the HTTP clients acting as Telegram users do
-not take CPU from the loop being measured. 64 of them at a time run a resident's script: /start,
-share a location, "🗓 Activities", open a card, sign up, "📋 My schedule", cancel (ask, then
-confirm), now and then a text search or declining a seat offered from a waitlist. Each step waits
-for the bot to have handled it, then reads the chat as the user would see it.
+not take CPU from the loop being measured. 64 of them at a time each run a round of a
+resident's script: /start, share a location, "🗓 Activities", open a card from the list, sign
+up, "📋 My schedule", cancel (ask, then confirm), every other round a text search, and declining
+a seat offered from a waitlist when one arrives. Each step waits for the bot to have handled it,
+then reads the chat as the user would see it.
 
 An outer middleware installed in front of aiogram's own (by this file, not by the product)
 times every update with ``perf_counter_ns`` and tells the driver the update is done, so waiting
@@ -19,17 +20,24 @@ costs the fake server nothing. Phases:
 
 * throughput: closed loop, a step in flight for each of 64 residents, updates handled per second
   over a fixed window after a warm-up;
-* latency: the same residents, open loop (Poisson arrivals) at half the throughput just
-  measured. Under a saturated closed loop a handler's time is mostly waiting for the other 63 in
-  the same event loop (Little's law: 64 in flight / N per second), so a percentile taken there
-  says how many residents were chosen, not how fast a handler is; it is reported too, without a
-  target;
+* latency: the same residents start rounds in an open loop (Poisson arrivals) at half the
+  throughput just measured. Under a saturated closed loop a handler's time is mostly waiting for
+  the other 63 in the same event loop (Little's law: 64 in flight / N per second), so a
+  percentile taken there says how many residents were chosen rather than how fast a handler is;
+  it is reported too, without a target;
 * echo: a bare aiogram ``Dispatcher`` that answers every text with the same text and answers
   every callback query, on a fresh fake server, driven by the same driver with the same mix of
-  text messages and callback queries, same concurrency, same window.
+  text messages and callback queries and the same concurrency; measured before and after the
+  bot, half the window each time, so that the machine's background load drifting during the run
+  biases the ratio less.
 
-Errors count what the bot logged at ERROR, callback queries left unanswered, Bot API calls the
-fake server refused, and steps the driver saw no reaction to.
+The process's CPU time per update (bot and fake server together; SQLite's threads included) is
+reported for both bots: it explains the ratio and varies less with the machine's load than the
+rates do. Errors count what was logged at ERROR, callback queries left unanswered, Bot API calls
+the fake server refused, and steps the driver saw no reaction to.
+
+With ``BENCH_THROUGHPUT_PROFILE=FILE`` set, the bot's closed-loop window is run under cProfile
+and the statistics are written to FILE (the figures of such a run are not representative).
 """
 
 from __future__ import annotations
@@ -89,10 +97,8 @@ LATENCY_LOAD = 0.5  # of the throughput just measured
 LATENCY_WARMUP_S = 5.0
 LATENCY_WINDOW_S = 15.0
 ECHO_WARMUP_S = 3.0
-ECHO_WINDOW_S = 20.0
+ECHO_WINDOW_S = 12.0  # twice: before and after the bot
 
-# Names a file to write a cProfile of the bot's closed-loop window to (figures from such a
-# run are slower than real: the profiler taxes every call).
 PROFILE_VARIABLE = "BENCH_THROUGHPUT_PROFILE"
 
 TOKEN = "123456:BENCH-token"
@@ -132,6 +138,16 @@ class Plan:
     labels: dict[str, dict[str, str]]
     setup_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+
+
+_CENTER_INFO = (
+    centers.c.id,
+    centers.c.latitude,
+    centers.c.longitude,
+    centers.c.timezone,
+    centers.c.city,
+    centers.c.address,
+)
 
 
 def _center_rows() -> list[dict[str, Any]]:
@@ -187,11 +203,17 @@ def _activity_rows(
     return rows
 
 
-def _residents(rng: random.Random, index: NearestIndex) -> list[dict[str, Any]]:
+def _residents(rng: random.Random, center_info: dict[int, Any]) -> list[dict[str, Any]]:
+    """Residents living where people live, following centers among the five nearest."""
+    index = NearestIndex((row.id, row.latitude, row.longitude) for row in center_info.values())
+    cities = sorted({row.city for row in center_info.values()})
     residents = []
     languages, weights = zip(*LANGUAGES, strict=True)
     for number, (lat, lon) in enumerate(query_points(N_RESIDENTS, seed=SEED + 1), start=1):
         near = [center_id for _metres, center_id in index.nearest(lat, lon, 5)]
+        home = center_info[near[0]]
+        # What a resident types into the search: their town, their street or another town.
+        street = home.address.removeprefix("ул. ").split(",")[0]
         residents.append(
             {
                 "id": 700_000_000 + number,
@@ -200,6 +222,7 @@ def _residents(rng: random.Random, index: NearestIndex) -> list[dict[str, Any]]:
                 "latitude": lat,
                 "longitude": lon,
                 "centers": rng.sample(near, rng.randint(1, 3)),
+                "searches": [home.city, street, rng.choice(cities)],
             }
         )
     return residents
@@ -213,22 +236,16 @@ async def _fill_database(path: Path, now: datetime, settings: Settings) -> Plan:
         center_rows = _center_rows()
         async with db.write() as conn:
             await upsert_centers(conn, center_rows, now=now)
-            found = await conn.execute(
-                select(centers.c.id, centers.c.latitude, centers.c.longitude, centers.c.timezone)
-            )
-            center_info = [tuple(row) for row in found]
-        center_zones = [(center_id, zone) for center_id, _lat, _lon, zone in center_info]
+            found = await conn.execute(select(*_CENTER_INFO).order_by(centers.c.id))
+            center_info = {row.id: row for row in found}
+        center_zones = [(row.id, row.timezone) for row in center_info.values()]
         rows = _activity_rows(rng, center_zones, now)
         async with db.write() as conn:
             inserted = await insert_activities(conn, rows)
-        index = NearestIndex((center_id, lat, lon) for center_id, lat, lon, _zone in center_info)
-        residents = _residents(rng, index)
+        residents = _residents(rng, center_info)
         signups = await _add_residents(db, rng, residents, now, settings)
     finally:
         await db.close()
-    searches = [*{center_rows[rng.randrange(len(center_rows))]["city"] for _ in range(40)}]
-    for resident in residents:
-        resident["searches"] = rng.sample(searches, 3)
     return Plan(
         database=path,
         residents=residents,
@@ -348,14 +365,18 @@ def install_outermost(dispatcher: Dispatcher, middleware: BaseMiddleware) -> Non
 
 
 class ErrorLog(logging.Handler):
-    """Counts what is logged at ERROR and above while installed."""
+    """Collects what is logged at ERROR and above while installed; warnings are counted."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.messages: list[str] = []
+        self.warnings = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.name}: {record.getMessage()}")
+        if record.levelno >= logging.ERROR:
+            self.messages.append(f"{record.name}: {record.getMessage()}")
+        else:
+            self.warnings += 1
 
     def __enter__(self) -> ErrorLog:
         logging.getLogger().addHandler(self)
@@ -387,13 +408,19 @@ class PhaseResult:
         start, end = self.span(first)
         return self.probe.window(start.wall_ns, end.wall_ns)
 
-    def per_second(self, first: int) -> float:
+    def seconds(self, first: int) -> float:
         start, end = self.span(first)
-        return len(self.handled(first)) / ((end.wall_ns - start.wall_ns) / 1e9)
+        return (end.wall_ns - start.wall_ns) / 1e9
+
+    def cpu_seconds(self, first: int) -> float:
+        start, end = self.span(first)
+        return end.cpu_s - start.cpu_s
+
+    def per_second(self, first: int) -> float:
+        return len(self.handled(first)) / self.seconds(first)
 
     def cpu_share(self, first: int) -> float:
-        start, end = self.span(first)
-        return (end.cpu_s - start.cpu_s) / ((end.wall_ns - start.wall_ns) / 1e9)
+        return self.cpu_seconds(first) / self.seconds(first)
 
     def driver_cpu_share(self, first: int) -> float:
         marks = self.driver["marks"]
@@ -472,7 +499,8 @@ async def _drive(
             profiler.dump_stats(profile)
         mark()
         if latency_rate is not None:
-            rate = latency_rate(len(probe.window(marks[0].wall_ns, marks[1].wall_ns)) / window)
+            measured = len(probe.window(marks[0].wall_ns, marks[1].wall_ns))
+            rate = latency_rate(measured / ((marks[1].wall_ns - marks[0].wall_ns) / 1e9))
             writer.write(b"rate %f\n" % rate)
             await asyncio.sleep(LATENCY_WARMUP_S)
             mark()
@@ -512,6 +540,8 @@ async def _errors(
 ) -> tuple[Counter[str], list[str]]:
     errors: Counter[str] = Counter()
     errors["error log"] = len(error_log.messages)
+    if error_log.warnings:
+        progress(f"[throughput] {error_log.warnings} warnings logged (not counted as errors)")
     async with FakeTelegramClient(server.base_url) as control:
         errors["unanswered callbacks"] = len(await control.unanswered_callbacks())
     stats = server.stats()
@@ -665,21 +695,37 @@ def _describe(name: str, result: PhaseResult, first: int, plan: Plan) -> None:
 
 
 async def _measure(plan: Plan) -> list[Figure]:
+    # The echo bot is measured before and after the bot, half the window each time, so that
+    # a change in the machine's background load during the run biases the ratio less.
+    progress(f"[throughput] echo, first half: {CONCURRENCY} residents at a time")
+    echo_runs = [await _echo_phase(plan)]
+    _describe("echo, closed loop", echo_runs[0], 0, plan)
     progress(f"[throughput] bot: {CONCURRENCY} residents at a time, {WINDOW_S:.0f} s window")
     bot = await _bot_phase(plan)
     _describe("bot, closed loop", bot, 0, plan)
     _describe(f"bot, open loop at {LATENCY_LOAD:.0%} of that", bot, 2, plan)
-    progress(f"[throughput] echo: same driver, {ECHO_WINDOW_S:.0f} s window")
-    echo = await _echo_phase(plan)
-    _describe("echo, closed loop", echo, 0, plan)
-    for name, result in (("bot", bot), ("echo", echo)):
-        progress(f"[throughput] {name} driver steps: {result.driver['steps']}")
-        progress(f"[throughput] {name} errors: {dict(result.errors) or 'none'}")
+    progress("[throughput] echo, second half")
+    echo_runs.append(await _echo_phase(plan))
+    _describe("echo, closed loop", echo_runs[1], 0, plan)
+    echo_errors: Counter[str] = sum((run.errors for run in echo_runs), Counter())
+    for name, result, errors in (
+        ("bot", bot, bot.errors),
+        *(("echo", run, run.errors) for run in echo_runs),
+    ):
+        progress(
+            f"[throughput] {name} driver: {result.driver['rounds']} rounds, steps "
+            f"{result.driver['steps']}, open-loop arrivals with nobody idle: "
+            f"{result.driver['dropped']}"
+        )
+        progress(f"[throughput] {name} errors: {dict(errors) or 'none'}")
         for example in result.error_examples:
             progress(f"    {example}")
 
     bot_rate = bot.per_second(0)
-    echo_rate = echo.per_second(0)
+    echo_handled = sum(len(run.handled(0)) for run in echo_runs)
+    echo_rate = echo_handled / sum(run.seconds(0) for run in echo_runs)
+    echo_cpu_ms = 1e3 * sum(run.cpu_seconds(0) for run in echo_runs) / max(1, echo_handled)
+    bot_cpu_ms = 1e3 * bot.cpu_seconds(0) / max(1, len(bot.handled(0)))
     saturated = [duration for _end, duration, _what in bot.handled(0)]
     latency = [duration for _end, duration, _what in bot.handled(2)]
     start, end = bot.span(0)
@@ -688,6 +734,7 @@ async def _measure(plan: Plan) -> list[Figure]:
         f"open loop at {LATENCY_LOAD:.0%} of the bot's throughput "
         f"({bot.per_second(2):.0f} updates/s)"
     )
+    cpu_note = "CPU of the bot + fake server process per update, closed loop"
     return [
         Figure("throughput.setup_s", plan.setup_s, "s"),
         Figure("throughput.bot.updates_per_s", bot_rate, "updates/s"),
@@ -709,9 +756,11 @@ async def _measure(plan: Plan) -> list[Figure]:
             "ms",
             baseline=f"closed loop, {CONCURRENCY} updates in flight",
         ),
+        Figure("throughput.bot.cpu_ms_per_update", bot_cpu_ms, "ms", baseline=cpu_note),
+        Figure("throughput.echo.cpu_ms_per_update", echo_cpu_ms, "ms", baseline=cpu_note),
         Figure("throughput.bot.sql_per_update", statements, "statements"),
         Figure("throughput.bot.errors", bot.errors.total(), "errors", "== 0", ERRORS_COUNTED),
-        Figure("throughput.echo.errors", echo.errors.total(), "errors", "== 0", ERRORS_COUNTED),
+        Figure("throughput.echo.errors", echo_errors.total(), "errors", "== 0", ERRORS_COUNTED),
     ]
 
 

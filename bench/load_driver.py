@@ -6,8 +6,9 @@ so that waiting for the bot costs the measured event loop nothing. Then each rea
 since the action, like a user looking at the screen, and picks its next step from what it sees.
 
 Lines from the benchmark: ``d <update_id>`` (handled), ``mark`` (note the CPU time used so far),
-``rate <per second>`` (switch from the closed loop to an open loop at that arrival rate) and
-``stop``. Lines to it: ``ready`` once the users exist, and ``report <json>`` at the end.
+``rate <updates per second>`` (end the closed loop; from now on residents start rounds at
+random moments, as many as make that rate) and ``stop``. Lines to it: ``ready`` once the users
+exist, and ``report <json>`` at the end.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import random
 import time
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any
 
 from fake_telegram.client import ChatMessage, FakeTelegramClient, FakeTelegramError, FakeUser
@@ -39,14 +40,19 @@ def main(config: dict[str, Any]) -> None:
 
 
 class Resident:
+    """One virtual resident: the fake Telegram user and what it remembers between rounds."""
+
     def __init__(self, info: dict[str, Any], user: FakeUser, seed: int) -> None:
         self.info = info
         self.user = user
         self.rng = random.Random(seed)
-        self.offers: list[tuple[int, str]] = []  # (message_id, decline data) seen in the chat
+        # Seats offered from a waitlist, seen in the chat: decline data -> message id.
+        self.offers: dict[str, int] = {}
 
 
 class Driver:
+    """Runs the residents' rounds against the fake server, as the benchmark's lines say."""
+
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.mode: str = config["mode"]
@@ -189,10 +195,11 @@ class Driver:
         of the closed loop ends early when the closed loop does."""
         steps = 0
         try:
-            async for _step in self._script(resident):
-                steps += 1
-                if self.stopping.is_set() or (closed_loop and not self.closed_loop):
-                    return
+            async with contextlib.aclosing(self._script(resident)) as script:
+                async for _step in script:
+                    steps += 1
+                    if self.stopping.is_set() or (closed_loop and not self.closed_loop):
+                        return
             self.rounds += 1
             self.round_steps += steps
         except Exception as error:
@@ -230,7 +237,7 @@ class Driver:
         for message in messages:
             for data in message.callback_data.values():
                 if data.startswith("s:d:"):
-                    resident.offers.append((message.message_id, data))
+                    resident.offers[data] = message.message_id
         return messages
 
     def _text(self, resident: Resident, kind: str, text: str) -> Awaitable[list[ChatMessage]]:
@@ -245,16 +252,16 @@ class Driver:
 
     # -- scripts -------------------------------------------------------------------------------
 
-    def _script(self, resident: Resident) -> AsyncIterator[None]:
+    def _script(self, resident: Resident) -> AsyncGenerator[None, None]:
         return self._resident(resident) if self.mode == "bot" else self._echo(resident)
 
-    async def _resident(self, resident: Resident) -> AsyncIterator[None]:
+    async def _resident(self, resident: Resident) -> AsyncGenerator[None, None]:
         """One round of a resident; it yields after every update it sends."""
         info = resident.info
         labels = self.labels[info["language"]]
         rng = resident.rng
         while resident.offers:
-            message_id, data = resident.offers.pop()
+            data, message_id = resident.offers.popitem()
             await self._press(resident, "decline offer", message_id, data, expect_message=True)
             yield
         await self._text(resident, "/start", "/start")
@@ -304,7 +311,7 @@ class Driver:
         await self._press(resident, "cancel", card.message_id, cancel, expect_message=True)
         yield
 
-    async def _echo(self, resident: Resident) -> AsyncIterator[None]:
+    async def _echo(self, resident: Resident) -> AsyncGenerator[None, None]:
         """The same kinds of steps for the echo bot: texts, then callbacks on its reply."""
         info = resident.info
         labels = self.labels[info["language"]]

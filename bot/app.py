@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiogram import Bot, Dispatcher, F
+from aiogram import Bot, Dispatcher, F, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -16,6 +16,7 @@ from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods.base import Response
 from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -53,6 +54,24 @@ def compile_catalogs(directory: Path) -> None:
         os.replace(partial, mo_path)
 
 
+def pin_response_models() -> list[type]:
+    """Keep aiogram's parametrised response models alive for the life of the process.
+
+    aiogram builds ``Response[<returned type>]`` for every API answer, and pydantic caches
+    such generic models only weakly: once garbage collection takes one, the next answer
+    builds it again, a dozen milliseconds each. A busy bot makes enough garbage for that to
+    happen all the time (a quarter of its CPU in a profile under load).
+    """
+    used = (
+        methods.SendMessage,  # -> Message
+        methods.EditMessageText,  # -> Message | bool
+        methods.AnswerCallbackQuery,  # -> bool
+        methods.GetUpdates,  # -> list[Update]
+        methods.GetMe,  # -> User
+    )
+    return [Response[method.__returning__] for method in used]
+
+
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
@@ -81,6 +100,7 @@ def create_dispatcher(
     LocaleMiddleware(i18n=i18n).setup(dp)
     dp.include_routers(*get_routers())
     dp["i18n"] = i18n
+    dp["pinned_response_models"] = pin_response_models()
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
     return dp

@@ -31,6 +31,14 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.get_backend_name() == "sqlite":
+            # Every use of a connection ends in COMMIT or ROLLBACK through read()/write(); the
+            # pool's own ROLLBACK on return would be one more trip to SQLite's thread each time.
+            engine_kwargs.setdefault("pool_reset_on_return", None)
+            # Writers hold a connection while they queue for the write lock; enough room for
+            # them and for readers (each connection is one thread in aiosqlite).
+            engine_kwargs.setdefault("pool_size", 8)
+            engine_kwargs.setdefault("max_overflow", 56)
         # Parameters stay out of error messages and logs: they carry user ids and names.
         engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
         if engine.dialect.name == "sqlite":
@@ -48,7 +56,9 @@ class Database:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
+        # The connection first, then the lock: waiting for a pooled connection while holding
+        # the lock would stall every other writer too.
+        async with self.engine.connect() as conn, self._write_lock:
             # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that
             # reads and then writes fails with SQLITE_BUSY at once, whatever busy_timeout says.
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")

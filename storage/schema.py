@@ -203,3 +203,33 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Integer, nullable=False),
 )
+
+# The outbound queue: every push the bot makes on its own is a row here first, then a message.
+# A row in ``sending`` may have reached Telegram; after a crash it becomes ``unknown`` and is
+# never sent again (Telegram has no idempotency key). See storage/deliveries.py.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the sending order
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),  # the chat
+    Column("kind", String(32), nullable=False),  # offer | reminder | announcement | ...
+    # "reminder:<signup_id>:24h": enqueueing the same key again is a no-op. NULL: no dedup.
+    Column("dedup_key", String(128), unique=True),
+    Column("text", Text, nullable=False),  # HTML
+    Column("reply_markup", Text),  # JSON of the Bot API's reply_markup
+    # pending | sending | sent | failed | unknown
+    Column("state", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("error", String(200)),
+    Column("telegram_message_id", BigInteger),
+    CheckConstraint(
+        "state IN ('pending', 'sending', 'sent', 'failed', 'unknown')",
+        name="ck_deliveries_state",
+    ),
+    CheckConstraint("attempts >= 0", name="ck_deliveries_attempts"),
+    Index("ix_deliveries_state_next_attempt_at_id", "state", "next_attempt_at", "id"),
+    Index("ix_deliveries_user_id", "user_id"),  # ON DELETE CASCADE looks rows up by user
+)

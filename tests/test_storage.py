@@ -43,7 +43,7 @@ def center(external_id, latitude, longitude, name="Центр"):
 
 
 async def test_migrations_build_exactly_the_declared_schema(db):
-    assert await current_revision(db) == "0002"
+    assert await current_revision(db) == "0003"
     async with db.read() as conn:
         diff = await conn.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
