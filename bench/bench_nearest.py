@@ -1,5 +1,5 @@
 """Nearest-center lookup: NearestIndex against a brute-force haversine scan, and the bot's
-whole query (index plus reading the centers from SQLite) as handlers run it.
+whole query as handlers run it (``NearestCenters.find`` over a SQLite database it loaded).
 
 A full scan of 100,000 centers takes tens of milliseconds in pure Python, so only the
 first ``SCAN_TIMED`` queries are timed with it; the remaining queries are still checked
@@ -129,7 +129,7 @@ def run() -> list[Figure]:
         got != expected for got, expected in zip(index_results, scan_results, strict=True)
     )
 
-    progress("  the bot's query: index plus the centers read from SQLite")
+    progress("  the bot's query: NearestCenters.find over a SQLite database")
     settle()
     bot_ns = asyncio.run(_bot_query_ns(queries))
 

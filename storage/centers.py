@@ -45,15 +45,6 @@ async def get_center(conn: AsyncConnection, center_id: int) -> Center | None:
     return Center(*row) if row else None
 
 
-async def get_centers(conn: AsyncConnection, center_ids: Sequence[int]) -> list[Center]:
-    """Centers in the order of ``center_ids``; ids that no longer exist are left out."""
-    if not center_ids:
-        return []
-    rows = await conn.execute(select(*CENTER_COLUMNS).where(centers.c.id.in_(center_ids)))
-    found = {row.id: Center(*row) for row in rows}
-    return [found[center_id] for center_id in center_ids if center_id in found]
-
-
 async def search_centers(
     conn: AsyncConnection, query: str, *, limit: int, offset: int = 0
 ) -> list[Center]:
@@ -85,9 +76,8 @@ async def centers_for_links(
     return [tuple(row) for row in await conn.execute(query)]
 
 
-async def index_points(conn: AsyncConnection) -> list[tuple[int, float, float]]:
-    rows = await conn.execute(select(centers.c.id, centers.c.latitude, centers.c.longitude))
-    return [(row.id, row.latitude, row.longitude) for row in rows]
+async def all_centers(conn: AsyncConnection) -> list[Center]:
+    return [Center(*row) for row in await conn.execute(select(*CENTER_COLUMNS))]
 
 
 async def centers_revision(conn: AsyncConnection) -> int:

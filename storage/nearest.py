@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 
 from domain.geo import NearestIndex
-from storage.centers import Center, centers_revision, get_centers, index_points
+from storage.centers import Center, all_centers, centers_revision
 from storage.database import Database
 
 
 class NearestCenters:
-    """Answers "which centers are closest" in well under a millisecond.
+    """Answers "which centers are closest" in well under a millisecond, from memory: the
+    centers themselves (a few hundred bytes each) are kept next to the index, since they
+    change only when an import runs.
 
     The index is rebuilt when the centers revision in the database moves (an import in
     another process bumps it). The revision is read at most every ``check_every`` seconds,
@@ -30,6 +32,7 @@ class NearestCenters:
         self._check_every = check_every
         self._monotonic = monotonic
         self._index = NearestIndex(())
+        self._centers: dict[int, Center] = {}
         self._revision: int | None = None
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -41,13 +44,12 @@ class NearestCenters:
                 return
             async with self._db.read() as conn:
                 revision = await centers_revision(conn)
-                if revision != self._revision or force:
-                    points = await index_points(conn)
-                else:
-                    points = None
-            if points is not None:
+                loaded = await all_centers(conn) if revision != self._revision or force else None
+            if loaded is not None:
+                points = [(c.id, c.latitude, c.longitude) for c in loaded]
                 # Built off the event loop: 100,000 centers take long enough to stall updates.
                 self._index = await asyncio.to_thread(NearestIndex, points)
+                self._centers = {center.id: center for center in loaded}
                 self._revision = revision
             self._checked_at = now
 
@@ -57,8 +59,5 @@ class NearestCenters:
         """One page of centers with their distance in metres, and whether more follow."""
         await self.refresh()
         found = self._index.nearest(latitude, longitude, offset + limit + 1)
-        page = found[offset : offset + limit]
-        async with self._db.read() as conn:
-            centers = await get_centers(conn, [center_id for _, center_id in page])
-        distance = {center_id: metres for metres, center_id in page}
-        return [(center, distance[center.id]) for center in centers], len(found) > offset + limit
+        page = [(self._centers[center_id], metres) for metres, center_id in found[offset:][:limit]]
+        return page, len(found) > offset + limit
