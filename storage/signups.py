@@ -175,14 +175,22 @@ async def cancel(
     return Outcome(signup=await get_signup(conn, signup_id), promotions=promotions)
 
 
-async def accept_offer(
-    conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
-) -> Outcome:
+async def _own_offer(conn: AsyncConnection, signup_id: int, user_id: int) -> Signup | Outcome:
+    """The caller's own standing offer, or the refusal to answer with."""
     signup = await get_signup(conn, signup_id)
     if signup is None or signup.user_id != user_id:
         return Outcome(Refusal.NOT_FOUND)
     if signup.status != Status.OFFERED:
         return Outcome(Refusal.ALREADY, signup)
+    return signup
+
+
+async def accept_offer(
+    conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
+) -> Outcome:
+    signup = await _own_offer(conn, signup_id, user_id)
+    if isinstance(signup, Outcome):
+        return signup
     if signup.offer_expires_at is not None and signup.offer_expires_at <= now:
         activity = await get_activity(conn, signup.activity_id)
         promotions = await _leave(conn, signup, Status.EXPIRED, activity, now, rules)
@@ -198,11 +206,9 @@ async def accept_offer(
 async def decline_offer(
     conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
 ) -> Outcome:
-    signup = await get_signup(conn, signup_id)
-    if signup is None or signup.user_id != user_id:
-        return Outcome(Refusal.NOT_FOUND)
-    if signup.status != Status.OFFERED:
-        return Outcome(Refusal.ALREADY, signup)
+    signup = await _own_offer(conn, signup_id, user_id)
+    if isinstance(signup, Outcome):
+        return signup
     activity = await get_activity(conn, signup.activity_id)
     promotions = await _leave(conn, signup, Status.DECLINED, activity, now, rules)
     return Outcome(signup=await get_signup(conn, signup_id), promotions=promotions)

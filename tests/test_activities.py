@@ -168,14 +168,19 @@ async def test_filters_by_day_and_category(bot_env):
     assert "Через 10 дней" not in sport.text  # the week filter stays on
 
 
+async def one_seat_taken_one_waiting(env):
+    """An activity with one seat: Anna holds it, Boris is first on the waitlist."""
+    activity_id = await add_activity(env, capacity=1, in_hours=48)
+    anna = await subscribed_user(env, name="Anna")
+    boris = await subscribed_user(env, name="Boris")
+    for user in (anna, boris):
+        await open_card(user)
+        await user.press("✅ Sign up")
+    return activity_id, anna, boris
+
+
 async def test_forget_gives_the_seat_to_the_waitlist(bot_env):
-    activity_id = await add_activity(bot_env, capacity=1, in_hours=48)
-    anna = await subscribed_user(bot_env, name="Anna")
-    boris = await subscribed_user(bot_env, name="Boris")
-    await open_card(anna)
-    await anna.press("✅ Sign up")
-    await open_card(boris)
-    await boris.press("✅ Sign up")
+    activity_id, anna, boris = await one_seat_taken_one_waiting(bot_env)
     await anna.send("/forget")
     await anna.press("🗑 Yes, delete everything")
     offer = await boris.last_bot_message()
@@ -185,13 +190,7 @@ async def test_forget_gives_the_seat_to_the_waitlist(bot_env):
 
 
 async def test_a_capacity_raised_elsewhere_reaches_the_waitlist(bot_env):
-    activity_id = await add_activity(bot_env, capacity=1, in_hours=48)
-    anna = await subscribed_user(bot_env, name="Anna")
-    boris = await subscribed_user(bot_env, name="Boris")
-    await open_card(anna)
-    await anna.press("✅ Sign up")
-    await open_card(boris)
-    await boris.press("✅ Sign up")
+    activity_id, _anna, boris = await one_seat_taken_one_waiting(bot_env)
     async with bot_env.db.write() as conn:  # as an import of the schedule would
         await conn.execute(
             activities.update().where(activities.c.id == activity_id).values(capacity=3)
