@@ -1,5 +1,5 @@
-"""Messages the bot sends on its own: a seat offered from the waitlist, an offer that ran out,
-an activity cancelled. Each goes out in the recipient's language, not the actor's."""
+"""Messages the bot sends on its own: a seat offered from the waitlist, or an offer that ran
+out. Each goes out in the recipient's language, not the actor's."""
 
 from __future__ import annotations
 
