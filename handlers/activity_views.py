@@ -63,7 +63,13 @@ def seats(activity: Activity, role: Role, waitlist: int) -> str:
     return _("Full — waitlist: {count}").format(count=waitlist)
 
 
-def status_line(signup: Signup, position: int | None, activity: Activity) -> str:
+def deadline(moment: datetime, timezone: str, locale: str) -> str:
+    """ "23 November, 14:00" in the center's time: an offer can run past midnight."""
+    at = local(moment, timezone)
+    return f"{format_date(at.date(), 'd MMMM', locale=locale)}, {at:%H:%M}"
+
+
+def status_line(signup: Signup, position: int | None, activity: Activity, locale: str) -> str:
     if signup.status == Status.CONFIRMED:
         if signup.party_size > 1:
             return _("✅ You are signed up: you and {n} more.").format(n=signup.party_size - 1)
@@ -71,10 +77,8 @@ def status_line(signup: Signup, position: int | None, activity: Activity) -> str
     if signup.status == Status.WAITLISTED:
         return _("⏳ You are number {position} on the waitlist.").format(position=position)
     if signup.status == Status.OFFERED and signup.offer_expires_at is not None:
-        until = local(signup.offer_expires_at, activity.timezone)
-        return _("🎟 A place is held for you until {time}. Accept it below.").format(
-            time=f"{until:%H:%M}"
-        )
+        until = deadline(signup.offer_expires_at, activity.timezone, locale)
+        return _("🎟 A place is held for you until {time}. Accept it below.").format(time=until)
     return ""
 
 
@@ -102,7 +106,7 @@ def activity_card(
         Status.WAITLISTED,
         Status.OFFERED,
     ):
-        lines += ["", status_line(signup, position, activity)]
+        lines += ["", status_line(signup, position, activity, locale)]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from domain.activities import Refusal, Status
-from handlers.activity_views import local, when
+from handlers.activity_views import deadline, when
 from handlers.callbacks import SignupAction, SignupCb
 from storage.activities import get_activity
 from storage.database import Database
@@ -51,11 +51,11 @@ async def announce_promotions(
         with i18n.context(), i18n.use_locale(user.language):
             title = f"<b>{escape(activity.title)}</b>, {when(activity, user.language, None)}"
             if promotion.status == Status.OFFERED and promotion.expires_at is not None:
-                until = local(promotion.expires_at, activity.timezone)
+                until = deadline(promotion.expires_at, activity.timezone, user.language)
                 text = _(
                     "🎟 A place has come free for you: {activity}.\n\n"
                     "It is held for you until {time} ({center} time). Will you come?"
-                ).format(activity=title, time=f"{until:%H:%M}", center=escape(activity.center_name))
+                ).format(activity=title, time=until, center=escape(activity.center_name))
                 keyboard = InlineKeyboardMarkup(
                     inline_keyboard=[
                         [

@@ -79,7 +79,7 @@ async def my_schedule(
             f"\n<b>{escape(shorten(activity.title, 80))}</b> — "
             f"{escape(shorten(activity.center_name, 60))}\n"
             f"{when(activity, locale, zone)}\n"
-            f"{status_line(signup, position, activity)}"
+            f"{status_line(signup, position, activity, locale)}"
         )
         open_card = ActivityCb(
             action=ActivityAction.OPEN,

@@ -1,5 +1,7 @@
 """Residents and activities end to end: browse, sign up, waitlist, offers, cancel, calendar."""
 
+import re
+
 from sqlalchemy import select
 
 from bot.jobs import waitlist_job
@@ -74,6 +76,8 @@ async def test_full_activity_waitlist_offer_accept_and_expiry(bot_env):
     await anna.press("Yes, cancel it")
     offer = await boris.last_bot_message()
     assert offer.text.startswith("🎟 Освободилось место")
+    # The deadline names its day: an offer can run past midnight.
+    assert re.search(r"Оно за вами до \d{1,2} [а-я]+, \d\d:\d\d", offer.text)
     assert offer.buttons == [["✅ Приду", "✖ Нет, спасибо"]]
     assert await seats_taken(bot_env, activity_id) == 1  # held for Boris
 
