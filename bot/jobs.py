@@ -33,7 +33,7 @@ async def waitlist_job(
         promotions += await fill_free_seats(conn, now=clock(), rules=rules)
     for signup in expired:
         await announce_expired(bot, db, i18n, signup.user_id, signup.activity_id)
-    await announce_promotions(bot, db, i18n, promotions)
+    await announce_promotions(bot, db, i18n, promotions, rules=rules, now=clock())
 
 
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:

@@ -127,7 +127,7 @@ async def decline(
             rules = settings.signup_rules()
             promotions = await cancel_all(conn, current.id, now=clock(), rules=rules)
             await delete_user(conn, query.from_user.id)
-    await announce_promotions(bot, db, i18n, promotions)
+    await announce_promotions(bot, db, i18n, promotions, rules=settings.signup_rules(), now=clock())
     await remove_buttons(query)
     if already:
         # An old consent screen pressed later: nothing is erased without /forget's question.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from html import escape
 
 from aiogram import Bot
@@ -13,13 +14,13 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from domain.activities import Refusal, Status
+from domain.activities import Refusal, SignupRules, Status
 from handlers.activity_views import deadline, when
 from handlers.callbacks import SignupAction, SignupCb
-from storage.activities import get_activity
+from storage.activities import Activity, get_activity
 from storage.database import Database
-from storage.signups import Promotion
-from storage.users import get_user, set_blocked
+from storage.signups import Promotion, decline_offer
+from storage.users import User, get_user, set_blocked
 
 logger = logging.getLogger(__name__)
 
@@ -40,36 +41,66 @@ def refusal_text(refusal: Refusal) -> str:
 
 
 async def announce_promotions(
-    bot: Bot, db: Database, i18n: I18n, promotions: Iterable[Promotion]
+    bot: Bot,
+    db: Database,
+    i18n: I18n,
+    promotions: Iterable[Promotion],
+    *,
+    rules: SignupRules,
+    now: datetime,
 ) -> None:
-    for promotion in promotions:
+    queue = list(promotions)
+    while queue:
+        promotion = queue.pop(0)
         async with db.read() as conn:
             user = await get_user(conn, promotion.user_id)
             activity = await get_activity(conn, promotion.activity_id)
-        if user is None or activity is None or user.blocked:
+        if user is None or activity is None:
             continue
-        with i18n.context(), i18n.use_locale(user.language):
-            title = f"<b>{escape(activity.title)}</b>, {when(activity, user.language, None)}"
-            if promotion.status == Status.OFFERED and promotion.expires_at is not None:
-                until = deadline(promotion.expires_at, activity.timezone, user.language)
-                text = _(
-                    "🎟 A place has come free for you: {activity}.\n\n"
-                    "It is held for you until {time} ({center} time). Will you come?"
-                ).format(activity=title, time=until, center=escape(activity.center_name))
-                keyboard = InlineKeyboardMarkup(
-                    inline_keyboard=[
-                        [
-                            _button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
-                            _button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
-                        ]
+        if user.blocked or not await _announce(bot, db, i18n, promotion, user, activity):
+            # Someone who cannot hear the offer must not hold the seat for hours: it goes to
+            # the next in line now.
+            queue += await _pass_on(db, promotion, rules, now)
+
+
+async def _pass_on(
+    db: Database, promotion: Promotion, rules: SignupRules, now: datetime
+) -> list[Promotion]:
+    if promotion.status != Status.OFFERED:
+        return []
+    async with db.write() as conn:
+        outcome = await decline_offer(
+            conn, signup_id=promotion.signup_id, user_id=promotion.user_id, now=now, rules=rules
+        )
+    return list(outcome.promotions)
+
+
+async def _announce(
+    bot: Bot, db: Database, i18n: I18n, promotion: Promotion, user: User, activity: Activity
+) -> bool:
+    """Tell one person of their promotion; False when they have blocked the bot."""
+    with i18n.context(), i18n.use_locale(user.language):
+        title = f"<b>{escape(activity.title)}</b>, {when(activity, user.language, None)}"
+        if promotion.status == Status.OFFERED and promotion.expires_at is not None:
+            until = deadline(promotion.expires_at, activity.timezone, user.language)
+            text = _(
+                "🎟 A place has come free for you: {activity}.\n\n"
+                "It is held for you until {time} ({center} time). Will you come?"
+            ).format(activity=title, time=until, center=escape(activity.center_name))
+            keyboard = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        _button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
+                        _button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
                     ]
-                )
-            else:
-                text = _("🎉 A place came free and it is yours: {activity}. See you there!").format(
-                    activity=title
-                )
-                keyboard = None
-            await deliver(bot, db, user.id, text, keyboard)
+                ]
+            )
+        else:
+            text = _("🎉 A place came free and it is yours: {activity}. See you there!").format(
+                activity=title
+            )
+            keyboard = None
+        return await deliver(bot, db, user.id, text, keyboard)
 
 
 async def announce_expired(
@@ -90,15 +121,18 @@ async def announce_expired(
 
 async def deliver(
     bot: Bot, db: Database, user_id: int, text: str, keyboard: InlineKeyboardMarkup | None
-) -> None:
-    """Send, and remember a user who blocked the bot so that nobody retries them."""
+) -> bool:
+    """Send, and remember a user who blocked the bot so that nobody retries them. False
+    when they have blocked it."""
     try:
         await bot.send_message(user_id, text, reply_markup=keyboard)
     except TelegramForbiddenError:
         async with db.write() as conn:
             await set_blocked(conn, user_id, True)
+        return False
     except TelegramAPIError as error:
         logger.warning("could not notify a user: %s", type(error).__name__)
+    return True
 
 
 def _button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:

@@ -138,7 +138,9 @@ async def forget_confirmed(
         _("Done: everything about you has been deleted. To start again, send /start."),
         reply_markup=ReplyKeyboardRemove(),
     )
-    await announce_promotions(query.bot, db, i18n, promotions)
+    await announce_promotions(
+        query.bot, db, i18n, promotions, rules=settings.signup_rules(), now=clock()
+    )
 
 
 async def erase_user(db: Database, user_id: int, settings: Settings, now: datetime) -> list:

@@ -201,7 +201,9 @@ async def change_signup(
         role = Role(outcome.signup.role)
         await refresh_card(query, outcome.signup.activity_id, account, db, i18n, now, role)
     # Answered first: the person who pressed should not wait for others' messages.
-    await announce_promotions(bot, db, i18n, outcome.promotions)
+    await announce_promotions(
+        bot, db, i18n, outcome.promotions, rules=settings.signup_rules(), now=now
+    )
 
 
 @router.callback_query(SignupCb.filter(F.action == SignupAction.KEEP))

@@ -214,3 +214,16 @@ async def test_cancel_straight_from_my_schedule(bot_env):
     assert confirm.buttons == [["Yes, cancel it", "No, keep it"]]
     await user.press("Yes, cancel it")
     assert await seats_taken(bot_env, activity_id) == 0
+
+
+async def test_an_offer_to_someone_who_blocked_the_bot_passes_on_at_once(bot_env):
+    _activity_id, anna, boris = await one_seat_taken_one_waiting(bot_env)
+    vera = await subscribed_user(bot_env, name="Vera")
+    await open_card(vera)
+    await vera.press("✅ Sign up")
+    await boris.block()
+    await anna.press("❌ Cancel my sign-up")
+    await anna.press("Yes, cancel it")
+    assert (await vera.last_bot_message()).text.startswith("🎟 A place has come free for you")
+    statuses = [status for _user, status, _party in await signup_rows(bot_env)]
+    assert statuses == ["cancelled", "declined", "offered"]
