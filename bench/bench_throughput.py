@@ -588,6 +588,7 @@ async def _bot_phase(plan: Plan) -> PhaseResult:
                     bot,
                     settings=settings,
                     handle_signals=False,
+                    tasks_concurrency_limit=settings.max_concurrent_updates,  # as `run` does
                     allowed_updates=dispatcher.resolve_used_update_types(),
                 )
             )

@@ -22,7 +22,14 @@ async def run(settings: Settings) -> int:
     bot = create_bot(settings)
     try:
         dispatcher = create_dispatcher(settings)
-        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+        await dispatcher.start_polling(
+            bot,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            # Updates beyond the cap wait their turn in aiogram rather than crowding the event
+            # loop, where every handler's next step, the write lock holder's included, would
+            # queue behind all the others.
+            tasks_concurrency_limit=settings.max_concurrent_updates,
+        )
     except TelegramUnauthorizedError:
         print("Setting BOT_TOKEN is invalid: Telegram does not accept it.", file=sys.stderr)
         return 2

@@ -56,6 +56,7 @@ class Settings(DatabaseSettings):
     consent_version: str = Field(default="2026-11-22", min_length=1, max_length=32)
     offer_window_hours: int = Field(default=12, ge=1, le=168)
     max_active_signups: int = Field(default=10, ge=1, le=100)
+    max_concurrent_updates: int = Field(default=16, ge=1, le=1000)
 
     def signup_rules(self) -> SignupRules:
         return SignupRules(

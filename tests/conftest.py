@@ -116,6 +116,7 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
                 # concurrency ask for production's concurrent handling instead.
                 handle_as_tasks=request.node.get_closest_marker("concurrent") is not None,
                 polling_timeout=5,
+                tasks_concurrency_limit=settings.max_concurrent_updates,
                 allowed_updates=dispatcher.resolve_used_update_types(),
             )
         )
