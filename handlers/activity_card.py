@@ -21,7 +21,7 @@ from domain.activities import ACTIVE, Refusal, Role, Status
 from handlers.activity_views import activity_card
 from handlers.calendar_files import activity_calendar
 from handlers.callbacks import ActivityAction, ActivityCb, SignupAction, SignupCb
-from handlers.consent import is_consented, send_consent_screen
+from handlers.consent import ask_for_consent, is_consented
 from handlers.notify import refusal_text
 from handlers.ui import show_in_place, shown_text
 from storage.activities import get_activity, waitlist_lengths
@@ -174,8 +174,7 @@ async def join(
     clock: Callable[[], datetime],
 ) -> None:
     if not is_consented(account, settings):
-        await query.answer(_("First, please read and accept the privacy terms."))
-        await send_consent_screen(bot, query.from_user.id, settings)
+        await ask_for_consent(query, settings)
         return
     role = Role.VOLUNTEER if callback_data.volunteer else Role.PARTICIPANT
     now = clock()

@@ -22,7 +22,7 @@ from handlers.callbacks import (
     Scope,
     SearchPageCb,
 )
-from handlers.consent import is_consented, send_consent_screen
+from handlers.consent import ask_for_consent, is_consented, send_consent_screen
 from handlers.ui import FIND, MY_CENTERS, NEAREST, MenuButton, show_in_place
 from handlers.views import (
     PAGE_SIZE,
@@ -263,8 +263,7 @@ async def toggle_subscription(
         await query.answer(_("This center is no longer in the list."))
         return
     if wants and not consented:
-        await query.answer(_("First, please read and accept the privacy terms."))
-        await send_consent_screen(bot, query.from_user.id, settings, center.id)
+        await ask_for_consent(query, settings, center.id)
         return
     subscribed = wants
     await query.answer(_("Subscribed.") if subscribed else _("Unsubscribed."))

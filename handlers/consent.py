@@ -69,6 +69,12 @@ async def send_consent_screen(
     await bot.send_message(chat_id, consent_text(settings.consent_version), reply_markup=keyboard)
 
 
+async def ask_for_consent(query: CallbackQuery, settings: Settings, center_id: int = 0) -> None:
+    """A button that needs consent was pressed without it: say so, and show the terms."""
+    await query.answer(_("First, please read and accept the privacy terms."))
+    await send_consent_screen(query.bot, query.from_user.id, settings, center_id)
+
+
 @router.callback_query(ConsentCb.filter(F.action == ConsentAction.ACCEPT))
 async def accept(
     query: CallbackQuery,

@@ -27,7 +27,7 @@ from bot.config import Settings
 from domain.hours import HoursSummary, Shift, summarise
 from handlers.callbacks import ScheduleAction, ScheduleCb
 from handlers.certificates import hours_certificate
-from handlers.consent import is_consented, send_consent_screen
+from handlers.consent import ask_for_consent, is_consented
 from handlers.ui import EVERY_MENU_BUTTON, MenuButton
 from storage.database import Database
 from storage.signups import served_shifts
@@ -129,8 +129,7 @@ async def profile(
     state: FSMContext,
 ) -> None:
     if not is_consented(account, settings):
-        await query.answer(_("First, please read and accept the privacy terms."))
-        await send_consent_screen(bot, query.from_user.id, settings)
+        await ask_for_consent(query, settings)
         return
     await query.answer()
     async with db.read() as conn:
