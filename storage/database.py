@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage.sqlite_driver import creator
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -36,9 +38,14 @@ class Database:
             # pool's own ROLLBACK on return would be one more trip to SQLite's thread each time.
             engine_kwargs.setdefault("pool_reset_on_return", None)
             # Writers hold a connection while they queue for the write lock; enough room for
-            # them and for readers (each connection is one thread in aiosqlite).
+            # them and for readers.
             engine_kwargs.setdefault("pool_size", 8)
             engine_kwargs.setdefault("max_overflow", 56)
+            args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+            engine_kwargs.setdefault(
+                "async_creator",
+                creator(*args, busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs),
+            )
         # Parameters stay out of error messages and logs: they carry user ids and names.
         engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
         if engine.dialect.name == "sqlite":
@@ -72,13 +79,12 @@ class Database:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The driver's own implicit BEGIN would be DEFERRED; we emit ours in _on_begin.
-        dbapi_connection.isolation_level = None
+        # The driver connection is in autocommit mode (see sqlite_driver.creator): its own
+        # implicit BEGIN would be DEFERRED; we emit ours in _on_begin.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -56,7 +56,44 @@ async def test_sqlite_pragmas(db):
     async with db.read() as conn:
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
         assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
-        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 5000
+        assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
+async def test_waiting_for_another_process_lock_does_not_block_the_loop(tmp_path, db):
+    # A second engine on the same file stands for another process (an import, say) that holds
+    # the write lock for a while. Our writer waits for it, and the loop goes on meanwhile.
+    other = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+    ticks = 0
+    holding = asyncio.Event()
+
+    async def hold_the_lock():
+        async with other.write() as conn:
+            await upsert_centers(conn, [center("c1", 55.0, 37.0)], now=NOW)
+            holding.set()
+            await asyncio.sleep(0.3)
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    holder = asyncio.create_task(hold_the_lock())
+    await holding.wait()
+    try:
+        async with db.write() as conn:
+            before = ticks
+            await subscribe(conn, 1, 1, now=NOW) if await get_user(conn, 1) else None
+            await upsert_centers(conn, [center("c2", 56.0, 38.0)], now=NOW)
+        assert holder.done(), "the write waited for the other process to commit"
+        assert before >= 10, f"the loop ticked {before} times while the lock was held"
+    finally:
+        ticker.cancel()
+        await holder
+        await other.close()
+    async with db.read() as conn:
+        assert await count_centers(conn) == 2
 
 
 async def test_concurrent_read_then_write_transactions_never_lock(tmp_path, db):
