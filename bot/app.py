@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.jobs import create_scheduler, materialise_job
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
 from handlers import get_routers
+from handlers.ui import Match
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.nearest import NearestCenters
@@ -95,7 +96,7 @@ def create_dispatcher(
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.default_locale, domain="messages")
     dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings, clock=clock)
     # The bot lives in private chats: in a group it would answer everyone's every message.
-    dp.message.filter(F.chat.type == ChatType.PRIVATE)
+    dp.message.filter(Match(F.chat.type == ChatType.PRIVATE))
     dp.update.outer_middleware(AccountMiddleware())
     LocaleMiddleware(i18n=i18n).setup(dp)
     dp.include_routers(*get_routers())

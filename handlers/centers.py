@@ -23,7 +23,7 @@ from handlers.callbacks import (
     SearchPageCb,
 )
 from handlers.consent import ask_for_consent, is_consented, send_consent_screen
-from handlers.ui import FIND, MY_CENTERS, NEAREST, MenuButton, show_in_place
+from handlers.ui import FIND, MY_CENTERS, NEAREST, Match, MenuButton, show_in_place
 from handlers.views import (
     PAGE_SIZE,
     center_card,
@@ -58,7 +58,7 @@ async def send_center_card(
     )
 
 
-@router.message(F.location)
+@router.message(Match(F.location))
 async def nearby(message: Message, nearest_centers: NearestCenters) -> None:
     location = message.location
     page = NearbyPageCb(
@@ -164,7 +164,7 @@ async def location_not_shared(message: Message) -> None:
     )
 
 
-@router.message(F.text, ~F.text.startswith("/"))
+@router.message(Match(F.text & ~F.text.startswith("/")))
 async def search(message: Message, state: FSMContext, db: Database) -> None:
     query = " ".join(message.text.split())[:_MAX_QUERY]
     token = hashlib.sha1(query.encode()).hexdigest()[:8]

@@ -6,10 +6,12 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.ui import Match
+
 router = Router(name=__name__)
 
 
-@router.message(F.text.startswith("/"))
+@router.message(Match(F.text.startswith("/")))
 async def unknown_command(message: Message) -> None:
     await message.answer(_("I don't know this command. /help lists what I can do."))
 

@@ -6,11 +6,12 @@ from aiogram import F, Router
 from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
+from handlers.ui import Match
 from storage.database import Database
 from storage.users import User, set_blocked
 
 router = Router(name=__name__)
-router.my_chat_member.filter(F.chat.type == "private")
+router.my_chat_member.filter(Match(F.chat.type == "private"))
 
 
 @router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED))

@@ -28,7 +28,7 @@ from domain.hours import HoursSummary, Shift, summarise
 from handlers.callbacks import ScheduleAction, ScheduleCb
 from handlers.certificates import hours_certificate
 from handlers.consent import ask_for_consent, is_consented
-from handlers.ui import EVERY_MENU_BUTTON, MenuButton
+from handlers.ui import EVERY_MENU_BUTTON, Match, MenuButton
 from storage.database import Database
 from storage.signups import served_shifts
 from storage.users import User
@@ -152,7 +152,7 @@ async def profile(
 
 
 @router.message(StateFilter(ProfileForm), MenuButton(*EVERY_MENU_BUTTON))
-@router.message(StateFilter(ProfileForm), F.text.startswith("/"), ~Command("skip"))
+@router.message(StateFilter(ProfileForm), Match(F.text.startswith("/")), ~Command("skip"))
 async def leave_profile_dialog(message: Message, state: FSMContext) -> None:
     # A menu button or another command means the person moved on: the dialog ends and the
     # button or command does what it always does.
@@ -161,7 +161,7 @@ async def leave_profile_dialog(message: Message, state: FSMContext) -> None:
 
 
 # Text that is neither a command nor a menu label: those end the dialog above.
-_ANSWER = (F.text, ~F.text.startswith("/"), ~MenuButton(*EVERY_MENU_BUTTON))
+_ANSWER = (Match(F.text & ~F.text.startswith("/")), ~MenuButton(*EVERY_MENU_BUTTON))
 
 
 @router.message(StateFilter(ProfileForm.name), Command("skip"))
@@ -204,6 +204,6 @@ async def profile_skills(
     await message.answer(_("Saved. Thank you for helping!"))
 
 
-@router.message(StateFilter(ProfileForm), ~F.text)
+@router.message(StateFilter(ProfileForm), Match(~F.text))
 async def profile_needs_text(message: Message) -> None:
     await message.answer(_("Please send it as text, or /skip."))
