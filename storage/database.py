@@ -15,11 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from storage.sqlite_driver import creator
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+IDLE_READERS = 8
 
 
 class Database:
     """One engine for the process. Handlers open short transactions and never await Telegram
-    inside one, so that a slow network never holds the write lock."""
+    inside one, so that a slow network never holds the write lock.
+
+    On SQLite (statements run on the event loop, see ``sqlite_driver``) the connections are
+    kept and reused: checking one out of the pool and back cost more than the statements of a
+    typical read. Reads run without ``BEGIN``, so no snapshot is held while a handler awaits:
+    each statement sees what is committed when it runs, as under PostgreSQL's default READ
+    COMMITTED. Writers of this process take turns on one connection, behind an asyncio lock.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -27,6 +35,8 @@ class Database:
         # SQLite has one writer at a time. Queueing writers of this process here costs
         # nothing, while leaving it to SQLite's busy handler means sleeping and polling.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer: AsyncConnection | None = None
+        self._idle_readers: list[AsyncConnection] = []
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
@@ -34,12 +44,10 @@ class Database:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.get_backend_name() == "sqlite":
-            # Every use of a connection ends in COMMIT or ROLLBACK through read()/write(); the
-            # pool's own ROLLBACK on return would be one more trip to SQLite's thread each time.
+            # Every use of a connection ends in COMMIT or ROLLBACK through read()/write().
             engine_kwargs.setdefault("pool_reset_on_return", None)
-            # Writers hold a connection while they queue for the write lock; enough room for
-            # them and for readers.
-            engine_kwargs.setdefault("pool_size", 8)
+            # Readers that are busy at the same moment each hold a connection.
+            engine_kwargs.setdefault("pool_size", IDLE_READERS)
             engine_kwargs.setdefault("max_overflow", 56)
             args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
             engine_kwargs.setdefault(
@@ -54,8 +62,29 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        if self._idle_readers:
+            conn = self._idle_readers.pop()
+        else:
+            conn = await (await self.engine.connect()).execution_options(sqlite_begin=None)
+        try:
             yield conn
+        finally:
+            await self._put_back(conn)
+
+    async def _put_back(self, conn: AsyncConnection) -> None:
+        try:
+            await conn.rollback()  # ends SQLAlchemy's transaction; SQLite had none open
+        except BaseException:
+            await conn.invalidate()
+            raise
+        if len(self._idle_readers) < IDLE_READERS and not conn.invalidated:
+            self._idle_readers.append(conn)
+        else:
+            await conn.close()
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -63,16 +92,23 @@ class Database:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        # The connection first, then the lock: waiting for a pooled connection while holding
-        # the lock would stall every other writer too.
-        async with self.engine.connect() as conn, self._write_lock:
-            # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that
-            # reads and then writes fails with SQLITE_BUSY at once, whatever busy_timeout says.
-            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
+        async with self._write_lock:
+            if self._writer is None or self._writer.invalidated:
+                # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that
+                # reads and then writes fails with SQLITE_BUSY at once, whatever the busy
+                # timeout says.
+                connection = await self.engine.connect()
+                self._writer = await connection.execution_options(sqlite_begin="IMMEDIATE")
+            async with self._writer.begin():
+                yield self._writer
 
     async def close(self) -> None:
+        readers, self._idle_readers = self._idle_readers, []
+        for conn in readers:
+            await conn.close()
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.close()
         await self.engine.dispose()
 
 
@@ -90,7 +126,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def dialect_insert(conn: AsyncConnection) -> Any:
