@@ -157,7 +157,9 @@ class _HtmlParser:
     def _emit(self, chars: str) -> None:
         self.out.append(chars)
         self.length += len(chars)
-        self.utf16 += utf16_len(chars)
+        # "surrogatepass": a lone surrogate (from "&#xD800;" or a JSON body) counts one unit
+        # here and is refused with Telegram's words once the whole text is known.
+        self.utf16 += len(chars.encode("utf-16-le", "surrogatepass")) // 2
 
     def _is_space(self, index: int) -> bool:
         char = self._at(index)

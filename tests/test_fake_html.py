@@ -180,6 +180,29 @@ def test_html_errors(source, error):
     assert str(caught.value) == error
 
 
+SURROGATES = (
+    "Text contains invalid Unicode characters after decoding HTML entities, check for "
+    "unmatched surrogate code units"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("&#xD800;", SURROGATES),
+        ("<b>&#xDC00;</b>", SURROGATES),
+        ("a\ud800b", SURROGATES),
+        ("<b>\ud83d</b> x", SURROGATES),
+        # As in tdlib, the markup is checked first and the decoded text after it.
+        ("<b>&#xD800;", 'Can\'t find end tag corresponding to start tag "b"'),
+    ],
+)
+def test_html_refuses_unmatched_surrogates(source, error):
+    with pytest.raises(HtmlParseError) as caught:
+        parse_html(source)
+    assert str(caught.value) == error
+
+
 @pytest.mark.parametrize(
     ("text", "entities", "stripped", "kept"),
     [
