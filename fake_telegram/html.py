@@ -76,7 +76,7 @@ class HtmlParseError(ValueError):
     """The text is not valid Telegram HTML; the message is Telegram's own wording."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _OpenTag:
     name: str
     argument: str
@@ -198,7 +198,9 @@ class _HtmlParser:
             raise HtmlParseError(
                 f'Unsupported start tag "{name}" at byte offset {self._byte_offset(begin)}'
             )
-        argument, i = self._attributes(name, begin, i)
+        argument = ""
+        if self.src[i] != ">":
+            argument, i = self._attributes(name, begin, i)
         if name == "span" and argument != "spoiler":
             raise HtmlParseError(
                 f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset(begin)}'
@@ -272,8 +274,9 @@ class _HtmlParser:
         name_end = _TAG_NAME_END.search(self.src, begin + 2)
         i = len(self.src) if name_end is None else name_end.start()
         end_name = self.src[begin + 2 : i].lower()
-        after_spaces = _NON_SPACE.search(self.src, i)
-        i = len(self.src) if after_spaces is None else after_spaces.start()
+        if i < len(self.src) and self.src[i] != ">":
+            after_spaces = _NON_SPACE.search(self.src, i)
+            i = len(self.src) if after_spaces is None else after_spaces.start()
         if self._at(i) != ">":
             raise HtmlParseError(f"Unclosed end tag at byte offset {self._byte_offset(begin)}")
         open_tag = self.stack.pop()
