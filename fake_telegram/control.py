@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import itertools
 import json
 import mimetypes
@@ -80,7 +79,17 @@ from aiohttp import web
 
 from fake_telegram.botapi import INLINE_BUTTON_ACTIONS, location_dict
 from fake_telegram.html import utf16_len
-from fake_telegram.state import Callback, Chat, Fault, Message, Telegram, User, compact, image_size
+from fake_telegram.state import (
+    Callback,
+    Chat,
+    Fault,
+    Message,
+    Telegram,
+    User,
+    compact,
+    image_size,
+    snapshot,
+)
 from fake_telegram.wire import ApiError
 
 __all__ = ["ControlApi"]
@@ -233,7 +242,7 @@ class ControlApi(Telegram):
             "chat": chat.api(),
             "blocked": chat.blocked,
             "started": chat.started,
-            "reply_keyboard": copy.deepcopy(chat.reply_keyboard),
+            "reply_keyboard": chat.reply_keyboard,
             "chat_actions": list(chat.actions),
             "messages": messages,
         }
@@ -259,7 +268,7 @@ class ControlApi(Telegram):
             if target is None:
                 raise _ControlError(404, f"no message {reply_to_message_id} to reply to")
             data["reply_to_message"] = {
-                k: v for k, v in copy.deepcopy(target.data).items() if k != "reply_to_message"
+                k: snapshot(v) for k, v in target.data.items() if k != "reply_to_message"
             }
         html = escape(content["text"], quote=False) if "text" in content else None
         message = Message(data, "user", html, self._s.next_seq())
@@ -277,7 +286,7 @@ class ControlApi(Telegram):
             "update_id": update.update_id,
             "seq": seq,
             "chat_id": chat.id,
-            "message": copy.deepcopy(message.data),
+            "message": message.data,
         }
 
     async def _c_send(self, request: web.Request) -> dict[str, Any]:
@@ -467,7 +476,7 @@ class ControlApi(Telegram):
     async def _c_updates(self, _request: web.Request) -> dict[str, Any]:
         hook = self._s.webhook
         return {
-            "pending": [copy.deepcopy(u.payload) for u in self._s.pending],
+            "pending": [u.payload for u in self._s.pending],
             "allowed_updates": sorted(self._s.allowed_updates),
             "webhook": None
             if hook is None
@@ -645,16 +654,16 @@ def _record(message: Message) -> dict[str, Any]:
         "date": data["date"],
         "sender": message.sender,
         "from_id": data["from"]["id"],
-        **{name: copy.deepcopy(data.get(name)) for name in fields},
+        **{name: data.get(name) for name in fields},
         "html": message.html,
-        "entities": copy.deepcopy(data.get("entities") or data.get("caption_entities") or []),
-        "reply_markup": copy.deepcopy(data.get("reply_markup")),
-        "reply_keyboard": copy.deepcopy(message.reply_keyboard),
+        "entities": data.get("entities") or data.get("caption_entities") or [],
+        "reply_markup": data.get("reply_markup"),
+        "reply_keyboard": message.reply_keyboard,
         "reply_to_message_id": (data.get("reply_to_message") or {}).get("message_id"),
         "edit_count": message.edit_count,
         "deleted": message.deleted,
         "seq": message.seq,
-        "message": copy.deepcopy(data),
+        "message": data,
     }
 
 

@@ -63,6 +63,12 @@ _PRIORITY = {
     "custom_emoji": 99,
 }
 _SPACES = " \t\r\n\v\f\0"
+# Text between markup is taken a whole run at a time: a Python step per character made parsing
+# the fake server's main cost, paid by any bot that shares its process (tests, benchmarks).
+_TEXT_RUN = re.compile(r"[^<&]+")
+_TAG_NAME_END = re.compile(r"[ \t\r\n\v\f\x00>]")
+_NON_SPACE = re.compile(r"[^ \t\r\n\v\f\x00]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _URL_SCHEMES = ("http://", "https://", "tg://", "ton://", "tonsite://", "mailto:")
 
 
@@ -70,7 +76,7 @@ class HtmlParseError(ValueError):
     """The text is not valid Telegram HTML; the message is Telegram's own wording."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _OpenTag:
     name: str
     argument: str
@@ -119,14 +125,17 @@ class _HtmlParser:
         self.entities: list[dict[str, Any]] = []
 
     def run(self) -> tuple[str, list[dict[str, Any]]]:
-        while self.pos < len(self.src):
-            char = self.src[self.pos]
-            if char == "&" and self._entity_reference():
-                continue
-            if char != "<":
-                self._emit(char)
-                self.pos += 1
-            elif self._at(self.pos + 1) == "/":
+        src = self.src
+        while self.pos < len(src):
+            text = _TEXT_RUN.match(src, self.pos)
+            if text is not None:
+                self._emit(text.group())
+                self.pos = text.end()
+            elif src[self.pos] == "&":
+                if not self._entity_reference():
+                    self._emit("&")
+                    self.pos += 1
+            elif src.startswith("/", self.pos + 1):
                 self._end_tag()
             else:
                 self._start_tag()
@@ -137,7 +146,7 @@ class _HtmlParser:
             if entity["type"] == "code":
                 entity.pop("language", None)
         text = "".join(self.out)
-        if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        if not text.isascii() and _SURROGATE.search(text):
             raise HtmlParseError(
                 "Text contains invalid Unicode characters after decoding HTML entities, "
                 "check for unmatched surrogate code units"
@@ -157,7 +166,12 @@ class _HtmlParser:
     def _emit(self, chars: str) -> None:
         self.out.append(chars)
         self.length += len(chars)
-        self.utf16 += utf16_len(chars)
+        if chars.isascii():
+            self.utf16 += len(chars)
+        else:
+            # "surrogatepass": a lone surrogate (from "&#xD800;" or a JSON body) counts one
+            # unit here and is refused with Telegram's words once the whole text is known.
+            self.utf16 += len(chars.encode("utf-16-le", "surrogatepass")) // 2
 
     def _is_space(self, index: int) -> bool:
         char = self._at(index)
@@ -175,17 +189,18 @@ class _HtmlParser:
 
     def _start_tag(self) -> None:
         begin = self.pos
-        i = begin + 1
-        while self._at(i) and not self._is_space(i) and self._at(i) != ">":
-            i += 1
-        if not self._at(i):
+        name_end = _TAG_NAME_END.search(self.src, begin + 1)
+        if name_end is None:
             raise HtmlParseError(f"Unclosed start tag at byte offset {self._byte_offset(begin)}")
+        i = name_end.start()
         name = self.src[begin + 1 : i].lower()
         if name not in _SUPPORTED_TAGS:
             raise HtmlParseError(
                 f'Unsupported start tag "{name}" at byte offset {self._byte_offset(begin)}'
             )
-        argument, i = self._attributes(name, begin, i)
+        argument = ""
+        if self.src[i] != ">":
+            argument, i = self._attributes(name, begin, i)
         if name == "span" and argument != "spoiler":
             raise HtmlParseError(
                 f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset(begin)}'
@@ -246,30 +261,22 @@ class _HtmlParser:
                     f"Unexpected end of name token at byte offset {self._byte_offset(token_begin)}"
                 )
             return self.src[token_begin:i].lower(), i
-        i += 1
-        value: list[str] = []
-        while self._at(i) and self._at(i) != quote:
-            decoded = decode_entity(self.src, i) if self._at(i) == "&" else None
-            if decoded is not None:
-                value.append(decoded[0])
-                i = decoded[1]
-            else:
-                value.append(self._at(i))
-                i += 1
-        if not self._at(i):
+        close = self.src.find(quote, i + 1)
+        if close < 0:
             raise HtmlParseError(f"Unclosed start tag at byte offset {self._byte_offset(begin)}")
-        return "".join(value), i + 1
+        # A character reference never takes in a quote, so the value can be decoded apart.
+        return _decode_references(self.src[i + 1 : close]), close + 1
 
     def _end_tag(self) -> None:
         begin = self.pos
         if not self.stack:
             raise HtmlParseError(f"Unexpected end tag at byte offset {self._byte_offset(begin)}")
-        i = begin + 2
-        while self._at(i) and not self._is_space(i) and self._at(i) != ">":
-            i += 1
+        name_end = _TAG_NAME_END.search(self.src, begin + 2)
+        i = len(self.src) if name_end is None else name_end.start()
         end_name = self.src[begin + 2 : i].lower()
-        while self._is_space(i):
-            i += 1
+        if i < len(self.src) and self.src[i] != ">":
+            after_spaces = _NON_SPACE.search(self.src, i)
+            i = len(self.src) if after_spaces is None else after_spaces.start()
         if self._at(i) != ">":
             raise HtmlParseError(f"Unclosed end tag at byte offset {self._byte_offset(begin)}")
         open_tag = self.stack.pop()
@@ -341,6 +348,23 @@ def decode_entity(source: str, pos: int) -> tuple[str, int] | None:
     if source.startswith(";", end):
         end += 1
     return char, end
+
+
+def _decode_references(text: str) -> str:
+    """Decode the character references in an attribute value; a stray ``&`` stays as it is."""
+    parts: list[str] = []
+    start = 0
+    amp = text.find("&")
+    while amp >= 0:
+        decoded = decode_entity(text, amp)
+        if decoded is None:
+            amp = text.find("&", amp + 1)
+            continue
+        parts += (text[start:amp], decoded[0])
+        start = decoded[1]
+        amp = text.find("&", start)
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def _tag_argument(tag: str, attribute: str, value: str, current: str) -> str:

@@ -210,6 +210,48 @@ async def test_send_edit_delete_and_their_errors(bot, ctl):
     assert stored.buttons == [["Go"]] and stored.callback_data == {"Go": "go"}
 
 
+async def test_edits_that_change_nothing_are_refused(bot, ctl):
+    anna = await ctl.new_user("Anna", started=True)
+    go = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Go", callback_data="go")]]
+    )
+    stop = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Go", callback_data="stop")]]
+    )
+    sent = await bot.send_message(anna.id, "Привет 😀 <b>x</b>", parse_mode="HTML", reply_markup=go)
+
+    async def edit(text: str, markup: InlineKeyboardMarkup | None = go) -> None:
+        await bot.edit_message_text(
+            text,
+            chat_id=anna.id,
+            message_id=sent.message_id,
+            parse_mode="HTML",
+            reply_markup=markup,
+        )
+
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await edit("Привет 😀 <b>x</b>")
+    # The same text reached through other markup is the same content.
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await edit("  Привет &#128512; <B>x</b >\n")
+    await edit("Привет 😀 <i>x</i>")  # entities only
+    await edit("Привет 😀 <i>x</i>", stop)  # keyboard only
+    await edit("Привет 😀 <i>x</i>", None)  # keyboard removed
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await edit("Привет 😀 <i>x</i>", None)
+    await edit("Привет")  # text only, keyboard back
+
+    photo = await bot.send_photo(anna.id, BufferedInputFile(png(2, 2), "p.png"), caption="c")
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_caption(chat_id=anna.id, message_id=photo.message_id, caption="c")
+    await bot.edit_message_caption(chat_id=anna.id, message_id=photo.message_id, caption="d")
+    await bot.edit_message_caption(chat_id=anna.id, message_id=photo.message_id)
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_caption(chat_id=anna.id, message_id=photo.message_id)
+    [*_, stored] = await anna.messages()
+    assert stored.edit_count == 2 and stored.caption is None
+
+
 async def test_html_messages_keep_text_entities_and_source(bot, ctl):
     anna = await ctl.new_user("Anna", started=True)
     sent = await bot.send_message(anna.id, "  <b>Hi</b>, <i>Anna</i> &amp; co\n", parse_mode="HTML")
