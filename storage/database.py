@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import creator
+from storage.sqlite_driver import Checkpointer, creator
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 IDLE_READERS = 8
@@ -37,6 +37,9 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer: AsyncConnection | None = None
         self._idle_readers: list[AsyncConnection] = []
+        path = engine.url.database
+        file_backed = self.is_sqlite and path not in (None, "", ":memory:")
+        self._checkpointer = Checkpointer(path) if file_backed else None
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
@@ -101,8 +104,12 @@ class Database:
                 self._writer = await connection.execution_options(sqlite_begin="IMMEDIATE")
             async with self._writer.begin():
                 yield self._writer
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         readers, self._idle_readers = self._idle_readers, []
         for conn in readers:
             await conn.close()
@@ -120,6 +127,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # see sqlite_driver.Checkpointer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

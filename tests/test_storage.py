@@ -12,7 +12,7 @@ from storage.centers import count_centers, search_centers, upsert_centers
 from storage.database import Database
 from storage.migrate import current_revision, upgrade
 from storage.nearest import NearestCenters
-from storage.schema import metadata, subscriptions, users
+from storage.schema import centers, metadata, subscriptions, users
 from storage.subscriptions import subscribe
 from storage.users import get_user, save_consent
 
@@ -43,10 +43,18 @@ def center(external_id, latitude, longitude, name="Центр"):
 
 
 async def test_migrations_build_exactly_the_declared_schema(db):
-    assert await current_revision(db) == "0003"
+    assert await current_revision(db) == "0004"
+
+    def not_the_search_index(name, type_, *_args):
+        # SQLite's FTS5 index (migration 0004) and its shadow tables live outside the metadata.
+        return not (type_ == "table" and name.startswith("centers_search"))
+
     async with db.read() as conn:
         diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"include_name": not_the_search_index}),
+                metadata,
+            )
         )
     assert diff == []
     await upgrade(db)  # a second run is a no-op
@@ -192,3 +200,45 @@ async def test_nearest_index_follows_imports_from_elsewhere(db):
     found, _ = await nearest.find(55.0, 37.0, limit=1)
     assert [c.external_id for c, _ in found] == ["near"]
     assert found[0][1] == pytest.approx(128.2, abs=0.5)
+
+
+async def test_checkpoints_run_off_the_event_loop(tmp_path):
+    path = tmp_path / "c.db"
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade(db)
+        async with db.read() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+        size = path.stat().st_size
+        db._checkpointer.every = 3
+        for number in range(2):
+            async with db.write() as conn:
+                await upsert_centers(conn, [center(f"c{number}", 55.0, 37.0)], now=NOW)
+        assert path.stat().st_size == size, "two commits: still only in the log"
+        async with db.write() as conn:
+            await upsert_centers(conn, [center(f"c{i}", 55.0, 37.0) for i in range(99)], now=NOW)
+        await db._checkpointer.close()  # waits for the checkpoint the third commit started
+        assert path.stat().st_size > size, "the log was copied into the database file"
+    finally:
+        await db.close()
+
+
+async def test_the_search_index_follows_imports_edits_and_deletions(db):
+    async with db.write() as conn:
+        await upsert_centers(
+            conn,
+            [center("a", 55.0, 37.0, "Соседи на Ленина"), center("b", 56.0, 38.0, "На Мира")],
+            now=NOW,
+        )
+    async with db.read() as conn:
+        assert [c.name for c in await search_centers(conn, "сосед", limit=10)] == [
+            "Соседи на Ленина"
+        ]
+        assert await search_centers(conn, "мира гор", limit=10) != []  # "гор": a short word
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("a", 55.0, 37.0, "Друзья")], now=NOW)
+        await conn.execute(centers.delete().where(centers.c.external_id == "b"))
+    async with db.read() as conn:
+        assert await search_centers(conn, "сосед", limit=10) == []
+        assert [c.name for c in await search_centers(conn, "друз", limit=10)] == ["Друзья"]
+        assert await search_centers(conn, "мира", limit=10) == []
