@@ -66,6 +66,9 @@ users = Table(
     Column("consent_version", String(32), nullable=False),
     Column("blocked", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
+    # Which reminders the user wants, as domain.reminders.format_reminders writes it:
+    # NULL for the defaults, "" for none.
+    Column("reminders", String(32)),
 )
 
 centers = Table(
@@ -178,6 +181,7 @@ signups = Table(
     Column("offer_expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("coming_confirmed_at", UTCDateTime),  # "I'm coming" pressed on a reminder
     # One row per person and activity, whatever its status: a double tap cannot add a second.
     UniqueConstraint("activity_id", "user_id", name="uq_signups_activity_id_user_id"),
     CheckConstraint("party_size >= 1", name="ck_signups_party_size"),

@@ -22,6 +22,7 @@ class User:
     consent_version: str
     blocked: bool
     created_at: datetime
+    reminders: str | None  # see domain.reminders.parse_reminders
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
@@ -48,6 +49,10 @@ async def save_consent(
 
 async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:
     await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
+async def set_reminders(conn: AsyncConnection, user_id: int, reminders: str | None) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(reminders=reminders))
 
 
 async def set_blocked(conn: AsyncConnection, user_id: int, blocked: bool) -> None:
@@ -99,6 +104,7 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         "language": user.language,
         "consent": {"given_at": user.consent_at.isoformat(), "text_version": user.consent_version},
         "blocked_bot": user.blocked,
+        "reminders": user.reminders,  # null: the defaults
         "first_seen_at": user.created_at.isoformat(),
         "subscriptions": [
             {
