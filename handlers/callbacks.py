@@ -129,3 +129,29 @@ class ScheduleCb(CallbackData, prefix="my"):
 
 class MyCentersCb(CallbackData, prefix="mine"):
     offset: Offset
+
+
+class ReminderAction(StrEnum):
+    COMING = "y"
+    CANT = "n"  # cancels the sign-up
+
+
+class ReminderCb(CallbackData, prefix="r"):
+    """The buttons on a reminder."""
+
+    action: ReminderAction
+    signup_id: RowId
+
+
+class ReminderChoice(StrEnum):
+    """A press in the reminder settings: one kind on or off, or all of them off."""
+
+    H24 = "24h"
+    H2 = "2h"
+    H1 = "1h"
+    MORNING = "morning"
+    OFF = "off"
+
+
+class RemindersCb(CallbackData, prefix="rset"):
+    choice: ReminderChoice
