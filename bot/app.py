@@ -25,6 +25,7 @@ from bot.commands import set_commands
 from bot.config import Settings
 from bot.jobs import create_scheduler, materialise_job
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
+from bot.sender import Sender
 from handlers import get_routers
 from handlers.ui import Match
 from storage.database import Database
@@ -131,8 +132,17 @@ async def on_startup(
     except TelegramAPIError as error:
         # The command menu is a convenience; the bot works without it.
         logger.warning("could not register the command menu: %s", error)
-    scheduler = create_scheduler(bot, db, i18n, settings, clock)
+    sender = Sender(
+        bot,
+        db,
+        per_second=settings.send_per_second,
+        allow_paid_broadcast=settings.allow_paid_broadcast,
+        clock=clock,
+    )
+    await sender.start()  # what a previous run left pending goes out now
+    scheduler = create_scheduler(bot, db, i18n, sender, settings, clock)
     scheduler.start()
+    dispatcher["sender"] = sender
     dispatcher["scheduler"] = scheduler
     dispatcher["db"] = db
     dispatcher["nearest_centers"] = nearest_centers
@@ -143,6 +153,9 @@ async def on_shutdown(dispatcher: Dispatcher) -> None:
     scheduler = dispatcher.workflow_data.pop("scheduler", None)
     if scheduler is not None:
         scheduler.shutdown(wait=False)
+    sender: Sender | None = dispatcher.workflow_data.pop("sender", None)
+    if sender is not None:
+        await sender.stop()
     db: Database | None = dispatcher.workflow_data.pop("db", None)
     dispatcher.workflow_data.pop("nearest_centers", None)
     if db is not None:

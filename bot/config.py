@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from domain.activities import SignupRules
+from domain.reminders import QuietHours
 
 SUPPORTED_LOCALES = ("ru", "uk", "en")
 # The bot is asynchronous end to end: a synchronous driver would block it.
@@ -57,12 +58,31 @@ class Settings(DatabaseSettings):
     offer_window_hours: int = Field(default=12, ge=1, le=168)
     max_active_signups: int = Field(default=10, ge=1, le=100)
     max_concurrent_updates: int = Field(default=16, ge=1, le=1000)
+    # The sender: 25 messages/s by default; Telegram allows about 30 for free, and up to 1000
+    # with paid broadcasting (0.1 Stars per message).
+    send_per_second: float | None = Field(default=None, gt=0, le=1000)
+    allow_paid_broadcast: bool = False
+    # Quiet hours in each center's time zone: only reminders that cannot wait go out then.
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(8, 0)
+
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
 
     def signup_rules(self) -> SignupRules:
         return SignupRules(
             offer_window=timedelta(hours=self.offer_window_hours),
             max_active_signups=self.max_active_signups,
         )
+
+    @model_validator(mode="after")
+    def _rate_within_limits(self) -> Settings:
+        ceiling = 1000 if self.allow_paid_broadcast else 30
+        if self.send_per_second is not None and self.send_per_second > ceiling:
+            raise ValueError(
+                "SEND_PER_SECOND above 30 needs ALLOW_PAID_BROADCAST=true (at most 1000)"
+            )
+        return self
 
     @field_validator("bot_token")
     @classmethod

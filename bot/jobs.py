@@ -14,7 +14,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
+from bot.sender import Sender
 from handlers.notify import announce_expired, announce_promotions
+from handlers.reminders import queue_due_reminders
 from storage.database import Database
 from storage.series import materialise
 from storage.signups import expire_offers, fill_free_seats
@@ -36,6 +38,19 @@ async def waitlist_job(
     await announce_promotions(bot, db, i18n, promotions, rules=rules, now=clock())
 
 
+async def reminders_job(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """Queue the reminders that have come due; the sender sends them."""
+    queued = await queue_due_reminders(db, i18n, sender, now=clock(), quiet=settings.quiet_hours())
+    if queued:
+        logger.info("queued %d reminders", queued)
+
+
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
     async with db.write() as conn:
         created = await materialise(conn, today_utc=clock())
@@ -44,7 +59,12 @@ async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
 
 
 def create_scheduler(
-    bot: Bot, db: Database, i18n: I18n, settings: Settings, clock: Callable[[], datetime]
+    bot: Bot,
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    settings: Settings,
+    clock: Callable[[], datetime],
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
@@ -53,6 +73,14 @@ def create_scheduler(
         IntervalTrigger(minutes=1),
         id="waitlist",
         kwargs={"bot": bot, "db": db, "i18n": i18n, "settings": settings, "clock": clock},
+        misfire_grace_time=60,
+        **common,
+    )
+    scheduler.add_job(
+        reminders_job,
+        IntervalTrigger(minutes=1),
+        id="reminders",
+        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
         misfire_grace_time=60,
         **common,
     )

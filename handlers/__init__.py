@@ -17,6 +17,7 @@ def get_routers() -> list[Router]:
         fallback,
         membership,
         privacy,
+        reminders,
         schedule,
         settings,
         start,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         membership.router,
         volunteering.router,  # its dialog ends on any menu button: before the menus' routers
         schedule.router,
+        reminders.router,
         activity_card.router,
         activities.router,
         centers.router,

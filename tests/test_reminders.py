@@ -1,0 +1,182 @@
+"""Reminders before an activity, through the queue and the sender to a user's chat."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.jobs import reminders_job
+from domain.activities import Role, SignupRules, Status
+from storage.deliveries import count_by_state
+from storage.schema import deliveries, signups
+from storage.signups import sign_up
+from storage.users import set_reminders
+from tests.activity_helpers import add_activity, subscribed_user
+from tests.helpers import eventually
+
+YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # the demo center demo-ekb-1
+
+
+def local_day_at(env, days: int, at: time) -> datetime:
+    day = env.clock().astimezone(YEKATERINBURG).date() + timedelta(days=days)
+    return datetime.combine(day, at, YEKATERINBURG).astimezone(UTC)
+
+
+async def activity_at(env, starts_at: datetime, **values) -> int:
+    env.clock.now = starts_at - timedelta(hours=40)
+    return await add_activity(env, in_hours=40, **values)
+
+
+async def join(env, user, activity_id: int) -> int:
+    async with env.db.write() as conn:
+        outcome = await sign_up(
+            conn,
+            activity_id=activity_id,
+            user_id=user.id,
+            role=Role.PARTICIPANT,
+            party_size=1,
+            now=env.clock(),
+            rules=SignupRules(),
+        )
+    return outcome.signup.id
+
+
+async def run_job(env) -> None:
+    d = env.dispatcher
+    await reminders_job(env.db, d["i18n"], d["sender"], env.settings, env.clock)
+
+
+async def reminders_in_chat(user, count: int):
+    async def arrived():
+        found = [m for m in await user.messages() if (m.text or "").startswith("⏰")]
+        return found if len(found) >= count else None
+
+    return await eventually(arrived)
+
+
+async def queued(env) -> int:
+    async with env.db.read() as conn:
+        return sum((await count_by_state(conn)).values())
+
+
+async def test_24h_and_2h_reminders_then_im_coming(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    signup_id = await join(env, user, activity_id)
+
+    env.clock.now = starts_at - timedelta(hours=25)
+    await run_job(env)
+    assert await queued(env) == 0, "nothing is due a day and an hour before"
+
+    env.clock.now = starts_at - timedelta(hours=24)
+    await run_job(env)
+    [first] = await reminders_in_chat(user, 1)
+    assert "Клуб проверки" in first.text and "14:00" in first.text
+    assert first.buttons == [["✅ I'm coming", "❌ Can't make it"]]
+    env.clock.advance(minutes=1)
+    await run_job(env)
+    await run_job(env)
+    assert await queued(env) == 1, "the same reminder is queued once"
+
+    env.clock.now = starts_at - timedelta(hours=2)
+    await run_job(env)
+    _, second = await reminders_in_chat(user, 2)
+    [edited] = await user.press("✅ I'm coming", message_id=second.message_id)
+    assert edited.buttons == [] and "coming" in edited.text
+    async with env.db.read() as conn:
+        row = (await conn.execute(select(signups).where(signups.c.id == signup_id))).one()
+    assert row.coming_confirmed_at == env.clock() and row.status == Status.CONFIRMED
+
+    env.clock.now = starts_at + timedelta(minutes=1)
+    await run_job(env)
+    assert await queued(env) == 2, "nothing after the start"
+
+
+async def test_cant_make_it_cancels_and_offers_the_seat_to_the_waitlist(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(15, 0))
+    activity_id = await activity_at(env, starts_at, capacity=1)
+    anna = await subscribed_user(env, name="Anna")
+    boris = await subscribed_user(env, name="Boris")
+    anna_signup = await join(env, anna, activity_id)
+    boris_signup = await join(env, boris, activity_id)
+
+    env.clock.now = starts_at - timedelta(hours=2)
+    await run_job(env)
+    [reminder] = await reminders_in_chat(anna, 1)
+    assert await reminders_in_chat(boris, 1) is None, "the waitlisted get no reminder"
+    [edited] = await anna.press("❌ Can't make it", message_id=reminder.message_id)
+    assert edited.buttons == [] and "cancelled" in edited.text
+
+    async with env.db.read() as conn:
+        statuses = dict((await conn.execute(select(signups.c.id, signups.c.status))).all())
+    assert statuses[anna_signup] == Status.CANCELLED
+    assert statuses[boris_signup] in (Status.OFFERED, Status.CONFIRMED)
+    offer = await boris.last_bot_message()
+    assert "Клуб проверки" in offer.text
+
+
+async def test_quiet_hours_hold_a_reminder_until_morning_unless_it_cannot_wait(bot_env):
+    env = bot_env
+    late = local_day_at(env, 3, time(23, 0))  # its 24 h reminder falls at 23:00 local
+    early = late + timedelta(hours=8, minutes=30)  # 07:30 local: its 2 h one falls at 05:30
+    late_id = await activity_at(env, late, title="Поздний клуб")
+    early_id = await add_activity(env, in_hours=(early - env.clock()) / timedelta(hours=1))
+    owl = await subscribed_user(env, name="Owl")
+    lark = await subscribed_user(env, name="Lark")
+    await join(env, owl, late_id)
+    await join(env, lark, early_id)
+    async with env.db.write() as conn:
+        await set_reminders(conn, lark.id, "2h")
+
+    eve = late - timedelta(hours=24)
+    env.clock.now = eve
+    await run_job(env)
+    env.clock.now = eve + timedelta(hours=8, minutes=59)
+    await run_job(env)
+    assert await queued(env) == 0, "23:00 to 07:59 is quiet: the reminder waits"
+    env.clock.now = eve + timedelta(hours=9)
+    await run_job(env)
+    [held] = await reminders_in_chat(owl, 1)
+    assert "Поздний клуб" in held.text
+
+    env.clock.now = early - timedelta(hours=2)
+    await run_job(env)
+    [early_reminder] = await reminders_in_chat(lark, 1)
+    assert "07:30" in early_reminder.text, "it starts before the quiet hours end: sent at once"
+
+
+async def test_no_reminders_for_someone_who_turned_them_off(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    await join(env, user, activity_id)
+    async with env.db.write() as conn:
+        await set_reminders(conn, user.id, "")
+    for hours in (24, 2, 1):
+        env.clock.now = starts_at - timedelta(hours=hours)
+        await run_job(env)
+    assert await queued(env) == 0
+
+
+async def test_reminder_buttons_of_someone_else_change_nothing(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    owner = await subscribed_user(env, name="Owner")
+    other = await subscribed_user(env, name="Other")
+    signup_id = await join(env, owner, activity_id)
+    env.clock.now = starts_at - timedelta(hours=2)
+    await run_job(env)
+    await reminders_in_chat(owner, 1)
+    before = await env.rows()
+    menu = await other.last_bot_message()
+    for data in (f"r:y:{signup_id}", f"r:n:{signup_id}", "r:y:999999", "r:x:1"):
+        await other.callback(menu.message_id, data)
+    assert await env.rows() == before
+    async with env.db.read() as conn:
+        sent = await conn.scalar(select(deliveries.c.state))
+    assert sent == "sent"
