@@ -12,6 +12,7 @@ COMMANDS = (
     ("start", N_("Start: find a community center")),
     ("help", N_("What the bot can do")),
     ("schedule", N_("My sign-ups")),
+    ("reminders", N_("Reminders before activities")),
     ("language", N_("Change the language")),
     ("privacy", N_("What is stored about you, and why")),
     ("mydata", N_("Download your data")),

@@ -1,8 +1,10 @@
-"""Settings (for now: the language) and help."""
+"""Settings (the language and reminders) and help."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Set as AbstractSet
+from datetime import time
 
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
@@ -19,12 +21,20 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.commands import commands_for
-from bot.config import SUPPORTED_LOCALES
+from bot.config import SUPPORTED_LOCALES, Settings
 from bot.middlewares import LOCALE_KEY
-from handlers.callbacks import LanguageCb
-from handlers.ui import HELP, SETTINGS, MenuButton, main_menu, remove_buttons
+from domain.reminders import (
+    DEFAULT_QUIET,
+    MORNING_AT,
+    ReminderKind,
+    format_reminders,
+    parse_reminders,
+)
+from handlers.callbacks import LanguageCb, ReminderChoice, RemindersCb
+from handlers.consent import ask_for_consent, is_consented
+from handlers.ui import HELP, N_, SETTINGS, MenuButton, main_menu, remove_buttons, show_in_place
 from storage.database import Database
-from storage.users import User, set_language
+from storage.users import User, get_user, set_language, set_reminders
 
 router = Router(name=__name__)
 
@@ -43,13 +53,123 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button] for button in buttons])
 
 
-@router.message(Command("language", "settings"))
-@router.message(MenuButton(SETTINGS))
-async def choose_language(message: Message, i18n: I18n) -> None:
+# Buttons in the order people think of them: from the earliest reminder to the latest.
+REMINDER_LABELS = {
+    ReminderKind.H24: N_("24 hours before"),
+    ReminderKind.H2: N_("2 hours before"),
+    ReminderKind.H1: N_("1 hour before"),
+    ReminderKind.MORNING: N_("On the morning of the day ({time})"),
+}
+
+
+def _clock(moment: time) -> str:
+    return moment.strftime("%H:%M")
+
+
+def reminder_label(kind: ReminderKind) -> str:
+    return _(REMINDER_LABELS[kind]).format(time=_clock(MORNING_AT))
+
+
+def reminders_text(kinds: AbstractSet[ReminderKind]) -> str:
+    if kinds:
+        chosen = "\n".join(f"• {reminder_label(kind)}" for kind in REMINDER_LABELS if kind in kinds)
+        status = _("I remind you before your activities and volunteer shifts:\n{chosen}").format(
+            chosen=chosen
+        )
+    else:
+        status = _("Off: I do not remind you before your activities and volunteer shifts.")
+    # The quiet hours are the defaults of domain.reminders, shown from there so the text
+    # cannot drift from what the sender does.
+    rules = _(
+        "Times are the center's local time. At night ({start}–{end}) a reminder waits until "
+        "{end}, unless the activity or shift starts before then."
+    ).format(start=_clock(DEFAULT_QUIET.start), end=_clock(DEFAULT_QUIET.end))
+    return "\n\n".join(
+        [_("<b>Reminders</b>"), status, rules, _("Tap a button to turn a reminder on or off.")]
+    )
+
+
+def reminders_keyboard(kinds: AbstractSet[ReminderKind]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=("✓ " if kind in kinds else "") + reminder_label(kind),
+                callback_data=RemindersCb(choice=ReminderChoice(kind.value)).pack(),
+            )
+        ]
+        for kind in REMINDER_LABELS
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=_("🔕 No reminders"),
+                callback_data=RemindersCb(choice=ReminderChoice.OFF).pack(),
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def send_language_choice(message: Message, i18n: I18n) -> None:
     await message.answer(
         _("<b>Settings</b>\n\nLanguage of the bot:"),
         reply_markup=language_keyboard(i18n.current_locale),
     )
+
+
+async def send_reminders_choice(message: Message, account: User | None) -> None:
+    # Someone without consent sees the defaults: pressing a button asks for consent first.
+    kinds = parse_reminders(account.reminders if account is not None else None)
+    await message.answer(reminders_text(kinds), reply_markup=reminders_keyboard(kinds))
+
+
+@router.message(Command("settings"))
+@router.message(MenuButton(SETTINGS))
+async def show_settings(message: Message, i18n: I18n, account: User | None) -> None:
+    # Two messages: choosing a language takes its buttons away, the reminders' stay.
+    await send_language_choice(message, i18n)
+    await send_reminders_choice(message, account)
+
+
+@router.message(Command("language"))
+async def choose_language(message: Message, i18n: I18n) -> None:
+    await send_language_choice(message, i18n)
+
+
+@router.message(Command("reminders"))
+async def choose_reminders(message: Message, account: User | None) -> None:
+    await send_reminders_choice(message, account)
+
+
+@router.callback_query(RemindersCb.filter())
+async def set_reminders_choice(
+    query: CallbackQuery,
+    callback_data: RemindersCb,
+    account: User | None,
+    settings: Settings,
+    db: Database,
+) -> None:
+    if not is_consented(account, settings):
+        await ask_for_consent(query, settings)
+        return
+    choice = callback_data.choice
+    # Read again inside the write: two quick taps must toggle twice, not both from one state.
+    async with db.write() as conn:
+        current = await get_user(conn, account.id)
+        kinds = parse_reminders(current.reminders if current is not None else None)
+        if choice is ReminderChoice.OFF:
+            kinds = frozenset()
+            confirmation = _("Reminders are off.")
+        else:
+            kind = ReminderKind(choice.value)
+            turned_on = kind not in kinds
+            kinds = kinds | {kind} if turned_on else kinds - {kind}
+            confirmation = (_("On: {reminder}") if turned_on else _("Off: {reminder}")).format(
+                reminder=reminder_label(kind)
+            )
+        await set_reminders(conn, account.id, format_reminders(kinds))
+    await query.answer(confirmation)
+    await show_in_place(query, reminders_text(kinds), reminders_keyboard(kinds))
 
 
 @router.callback_query(LanguageCb.filter())
