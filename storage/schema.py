@@ -69,6 +69,10 @@ users = Table(
     # Which reminders the user wants, as domain.reminders.format_reminders writes it:
     # NULL for the defaults, "" for none.
     Column("reminders", String(32)),
+    Column("weekly_digest", Boolean, nullable=False, server_default=true()),
+    # Categories of new activities to be told about, comma-separated domain Category values:
+    # NULL for all of them, "" for none.
+    Column("announce_categories", String(200)),
 )
 
 centers = Table(
@@ -152,6 +156,8 @@ activities = Table(
     Column("volunteers_taken", Integer, nullable=False, server_default="0"),
     Column("status", String(12), nullable=False, server_default="scheduled"),
     Column("created_at", UTCDateTime, nullable=False),
+    # When subscribers were told about it; NULL: not yet (the announcement job's work list).
+    Column("announced_at", UTCDateTime),
     # The counters are the capacity guard: a conditional UPDATE moves them, and these checks
     # make any bug that would overbook fail loudly instead.
     CheckConstraint(
@@ -188,6 +194,21 @@ signups = Table(
     Index("ix_signups_activity_id_status", "activity_id", "status"),
     Index("ix_signups_user_id_status", "user_id", "status"),
     sqlite_autoincrement=True,
+)
+
+# One rating per person and activity, given after it ended; read by coordinators.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("comment", String(1000)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("activity_id", "user_id", name="uq_ratings_activity_id_user_id"),
+    CheckConstraint("score BETWEEN 1 AND 5", name="ck_ratings_score"),
 )
 
 volunteer_profiles = Table(

@@ -23,6 +23,8 @@ class User:
     blocked: bool
     created_at: datetime
     reminders: str | None  # see domain.reminders.parse_reminders
+    weekly_digest: bool
+    announce_categories: str | None  # comma-separated Category values; NULL: all
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
@@ -105,6 +107,8 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         "consent": {"given_at": user.consent_at.isoformat(), "text_version": user.consent_version},
         "blocked_bot": user.blocked,
         "reminders": user.reminders,  # null: the defaults
+        "weekly_digest": user.weekly_digest,
+        "new_activity_categories": user.announce_categories,  # null: all
         "first_seen_at": user.created_at.isoformat(),
         "subscriptions": [
             {
