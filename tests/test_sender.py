@@ -374,6 +374,40 @@ async def test_retry_after_pauses_the_whole_sender_once_and_loses_nothing(env):
     assert (await env.tg.stats())["calls"]["sendMessage"] == 11
 
 
+async def test_enforced_limits_and_a_429_on_the_way_lose_nothing_and_send_nothing_twice(env):
+    """Real time, the background loop as the bot runs it (the sender benchmark, small): 60
+    messages to 60 users at the default rate, against a server that enforces 30/s globally and
+    1/s per chat, and answers one request with 429 once sending is under way."""
+    users = [await env.user(f"U{i}") for i in range(60)]
+    now = datetime.now(UTC)
+    for user in users:
+        await env.enqueue(user, f"hello {user}", now=now)
+    await env.tg.set_rate_limits(global_per_second=30, per_chat_per_second=1)
+    requests: list = []
+    record_requests(env.bot, requests)
+    sender = Sender(env.bot, env.db)
+
+    await sender.start()
+    try:
+        await wait_for(lambda: env.tg.stats(), lambda s: s["calls"].get("sendMessage", 0) >= 20)
+        await env.tg.add_fault(method="sendMessage", error_code=429, retry_after=1, times=1)
+        await wait_for(lambda: env.counts(), lambda c: c[SENT] == 60, seconds=8.0)
+    finally:
+        await sender.stop()
+
+    stats = await env.tg.stats()
+    assert stats["faults_triggered"] == 1
+    assert stats["rate_limited"] == 0, "the server's own limits never had to refuse"
+    assert sender.stats.pauses == 1
+    refused = [r for r in requests if r[3] is not None]
+    assert len(refused) == 1
+    answered = refused[0][1]
+    assert not [r for r in requests if answered < r[0] < answered + 1.0], "nothing in the pause"
+    for user in users:
+        assert await env.texts(user) == [f"hello {user}"], "each exactly once"
+    assert (await env.counts())[SENT] == 60
+
+
 async def test_a_user_who_blocked_the_bot_is_marked_and_skipped(env):
     fake = FakeTime()
     anna, boris = await env.user("Anna"), await env.user("Boris")
