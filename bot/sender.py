@@ -14,8 +14,9 @@ How a delivery goes out, and why:
   per chat, so a row sits in ``sending`` only for the moment before and during its request. A
   crash then leaves few rows ``unknown``; ``stop()`` returns unsent claimed rows to ``pending``.
 - Telegram's limits are held here so that it never has to refuse: a global rate (25/s by
-  default; up to 1000/s with ``allow_paid_broadcast``) and one message per chat per second,
-  counted from the answer to the previous one, which is also when Telegram has stamped it.
+  default; up to 1000/s with ``allow_paid_broadcast``), with never more than that many sends
+  in one second, and one message per chat per second. Both count from the answers to earlier
+  sends, by which time Telegram has stamped them.
 - A 429 pauses the whole sender for ``retry_after`` (one pause, however many requests hear it);
   the refused delivery goes back to the queue without counting an attempt.
 - 403: the user is marked blocked, the delivery failed; the user's later deliveries are skipped
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
 import json
 import logging
 import math
@@ -72,6 +74,8 @@ DEFAULT_PER_SECOND: Final = 25.0
 FREE_MAX_PER_SECOND: Final = 30.0  # Telegram's "about 30 messages per second" for bulk sends
 PAID_MAX_PER_SECOND: Final = 1000.0  # with allow_paid_broadcast (0.1 Stars per message)
 PER_CHAT_INTERVAL: Final = 1.0
+WINDOW: Final = 1.0  # Telegram's limits count messages in sliding one-second windows
+WINDOW_MARGIN: Final = 0.02
 _EPSILON: Final = 1e-6
 
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
@@ -85,47 +89,92 @@ class RateLimiter:
     """Telegram's limits as arithmetic on a monotonic clock. Nothing here sleeps or awaits:
     every method takes the time, so tests drive it with plain numbers.
 
-    - Global: sends start ``1 / per_second`` apart. A send may start up to half an interval
-      early (generic cell rate algorithm), so a wake-up that comes a little late does not lower
-      the average rate; no one-second window ever holds more than ``per_second + 1`` sends.
+    - Global: sends start ``1 / per_second`` apart, never earlier: a send let through early
+      is what crowds ``per_second + 1`` of them into one second.
+    - Global window: no one-second window holds more than ``floor(per_second)`` sends (at least
+      one). Telegram counts a message when it stamps it, somewhere between request and answer,
+      and only the answer is seen here; so a send takes a place in the window when it starts
+      and gives it up ``1 s + margin`` after its answer (the margin for clocks and scheduling
+      that do not agree to the millisecond). A send still unanswered keeps its place, however
+      long that takes. Each place so idles for the round trip and the margin: with answers in
+      a few ms, 30/s comes to some 29/s.
     - Per chat: a chat is ``hold``-ed from the moment a send to it is planned until it is
       ``finish``-ed (answered), and then waits ``per_chat_interval`` more. Telegram stamps a
       message somewhere between request and answer, so its stamps are that far apart too.
     - Pause: after a 429 nothing starts until the pause ends.
     """
 
-    def __init__(self, per_second: float, *, per_chat_interval: float = PER_CHAT_INTERVAL) -> None:
-        if per_second <= 0 or per_chat_interval < 0:
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        per_chat_interval: float = PER_CHAT_INTERVAL,
+        margin: float = WINDOW_MARGIN,
+    ) -> None:
+        if per_second <= 0 or per_chat_interval < 0 or margin < 0:
             raise ValueError("rates must be positive")
         self.per_second = per_second
         self.interval = 1.0 / per_second
-        self.tolerance = self.interval / 2
+        self.per_window = max(1, math.floor(per_second))
+        self.margin = margin
         self.per_chat_interval = per_chat_interval
-        self._next = -math.inf  # the theoretical start of the next send
+        self._next = -math.inf  # the earliest start of the next send
+        self._on_wire: set[int] = set()  # chats with a send started and not yet answered
+        self._leaving: list[float] = []  # a heap: when answered sends give up their place
         self._chat_ready: dict[int, float] = {}  # inf while held
         self._paused_until = -math.inf
 
     # -- global ----------------------------------------------------------------------------------
 
     def global_wait(self, now: float) -> float:
-        """Seconds until the next send may start (pauses included)."""
-        wait = max(0.0, self._next - self.tolerance - now, self._paused_until - now)
+        """Seconds until the next send may start (pauses included); ``inf`` while every place
+        in the window is held by a send still unanswered."""
+        wait = max(0.0, self._next - now, self._paused_until - now, self._window_wait(now))
         return 0.0 if wait < _EPSILON else wait
 
-    def take(self, now: float) -> None:
-        """A send starts now; it must be allowed (``global_wait(now) == 0``)."""
+    def take(self, chat_id: int, now: float) -> None:
+        """A send to this chat starts now; it must be allowed (``global_wait(now) == 0``)."""
         if self.global_wait(now) > 0:
             raise RuntimeError("a send started before its turn")
+        if chat_id in self._on_wire:
+            raise RuntimeError("the chat already has a send on the wire")
         self._next = max(self._next, now) + self.interval
+        self._on_wire.add(chat_id)
 
     def free_slots(self, now: float, horizon: float) -> int:
-        """How many sends may start within ``horizon`` seconds from now; 0 while paused."""
+        """How many sends may start within ``horizon`` seconds from now; 0 while paused. Sends
+        that start within it count as answered at once, so this is the most that could."""
         if self.paused(now):
             return 0
-        start = max(now, self._next - self.tolerance)
-        if start > now + horizon:
-            return 0
-        return int((now + horizon - start) / self.interval) + 1
+        end = now + horizon + _EPSILON
+        places = [now] * max(0, self.per_window - self._occupied(now))
+        places += (at for at in self._leaving if at <= end)
+        heapq.heapify(places)
+        start, count = max(now, self._next), 0
+        while places:
+            start = max(start, heapq.heappop(places))
+            if start > end:
+                break
+            count += 1
+            heapq.heappush(places, start + WINDOW + self.margin)
+            start += self.interval
+        return count
+
+    def _occupied(self, now: float) -> int:
+        """Places in the window held now; forgets the sends that have given theirs up. (The
+        epsilon keeps this in step with ``global_wait``, which rounds tiny waits to none.)"""
+        leaving = self._leaving
+        while leaving and leaving[0] <= now + _EPSILON:
+            heapq.heappop(leaving)
+        return len(self._on_wire) + len(leaving)
+
+    def _window_wait(self, now: float) -> float:
+        excess = self._occupied(now) - self.per_window + 1
+        if excess <= 0:
+            return 0.0
+        if excess > len(self._leaving):
+            return math.inf  # only an answer can free a place
+        return heapq.nsmallest(excess, self._leaving)[-1] - now
 
     # -- per chat --------------------------------------------------------------------------------
 
@@ -142,6 +191,9 @@ class RateLimiter:
     def finish(self, chat_id: int, now: float) -> None:
         """Telegram answered the send to this chat (whatever the answer) at ``now``."""
         self._chat_ready[chat_id] = now + self.per_chat_interval
+        if chat_id in self._on_wire:
+            self._on_wire.remove(chat_id)
+            heapq.heappush(self._leaving, now + WINDOW + self.margin)
 
     def release(self, chat_id: int) -> None:
         """The planned send did not happen: the chat is free again at once."""
@@ -269,6 +321,7 @@ class Sender:
         self._outage_streak = 0
         self._wake = asyncio.Event()
         self._slot_lock = asyncio.Lock()
+        self._answered = asyncio.Event()  # a place in the global window may have come free
         self._stopping = False
         self._draining = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -348,7 +401,9 @@ class Sender:
 
     async def _settle(self) -> None:
         """At stop: let requests on the wire finish, then record every outcome."""
-        self._wake.set()  # a task waiting for its slot sees _stopping and gives its row back
+        # A task waiting for its slot sees _stopping and gives its row back.
+        self._wake.set()
+        self._answered.set()
         if self._tasks:
             _done, late = await asyncio.wait(set(self._tasks), timeout=self._stop_timeout)
             for task in late:  # left in ``sending``: ``unknown`` at the next start
@@ -455,7 +510,7 @@ class Sender:
             except ValueError:
                 self.limiter.release(chat)
                 return self._outcome(delivery, _Action.FAILED, error="invalid reply_markup")
-            if not await self._take_slot():
+            if not await self._take_slot(chat):
                 self.limiter.release(chat)
                 return self._outcome(delivery, _Action.RELEASED, error=delivery.error)
         except asyncio.CancelledError:
@@ -497,10 +552,11 @@ class Sender:
             return self._outcome(delivery, _Action.UNKNOWN, error=type(error).__name__)
         finally:
             self.limiter.finish(chat, self._monotonic())
+            self._answered.set()
         self._outage_streak = 0
         return self._outcome(delivery, _Action.SENT, message_id=message.message_id)
 
-    async def _take_slot(self) -> bool:
+    async def _take_slot(self, chat: int) -> bool:
         """Wait for this send's global turn (FIFO, so claim order is send order). False when
         a pause began or the sender is stopping: the claimed row goes back to the queue."""
         async with self._slot_lock:
@@ -510,9 +566,13 @@ class Sender:
                     return False
                 wait = self.limiter.global_wait(now)
                 if wait <= 0:
-                    self.limiter.take(now)
+                    self.limiter.take(chat, now)
                     return True
-                await self._sleep(wait)
+                if math.isinf(wait):  # the window is full of unanswered sends
+                    self._answered.clear()
+                    await self._answered.wait()
+                else:
+                    await self._sleep(wait)
 
     def _transient(self, delivery: Delivery, error: TelegramAPIError) -> _Outcome:
         self._outage_streak += 1
