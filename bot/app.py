@@ -140,7 +140,7 @@ async def on_startup(
         clock=clock,
     )
     await sender.start()  # what a previous run left pending goes out now
-    scheduler = create_scheduler(bot, db, i18n, sender, settings, clock)
+    scheduler = create_scheduler(db, i18n, sender, settings, clock)
     scheduler.start()
     dispatcher["sender"] = sender
     dispatcher["scheduler"] = scheduler

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiogram import Bot
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -15,27 +14,32 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
 from bot.sender import Sender
-from handlers.notify import announce_expired, announce_promotions
+from handlers.notify import queue_expired, queue_promotions
 from handlers.reminders import queue_due_reminders
 from storage.database import Database
 from storage.series import materialise
-from storage.signups import expire_offers, fill_free_seats
+from storage.signups import expire_offers, fill_free_seats, pass_on_unheard_offers
 
 logger = logging.getLogger(__name__)
 
 
 async def waitlist_job(
-    bot: Bot, db: Database, i18n: I18n, settings: Settings, clock: Callable[[], datetime]
+    db: Database, i18n: I18n, sender: Sender, settings: Settings, clock: Callable[[], datetime]
 ) -> None:
-    """Pass on offers nobody answered in time, and offer seats that are free while people
-    wait (an import may have raised a capacity without telling anyone)."""
+    """Pass on offers nobody answered in time or that wait on someone who blocked the bot,
+    and offer seats that are free while people wait (an import may have raised a capacity
+    without telling anyone). The messages are queued in the same transaction."""
     rules = settings.signup_rules()
+    now = clock()
     async with db.write() as conn:
-        expired, promotions = await expire_offers(conn, now=clock(), rules=rules)
-        promotions += await fill_free_seats(conn, now=clock(), rules=rules)
-    for signup in expired:
-        await announce_expired(bot, db, i18n, signup.user_id, signup.activity_id)
-    await announce_promotions(bot, db, i18n, promotions, rules=rules, now=clock())
+        expired, promotions = await expire_offers(conn, now=now, rules=rules)
+        promotions += await pass_on_unheard_offers(conn, now=now, rules=rules)
+        promotions += await fill_free_seats(conn, now=now, rules=rules)
+        for signup in expired:
+            await queue_expired(conn, i18n, signup, now=now)
+        await queue_promotions(conn, i18n, promotions, rules=rules, now=now)
+    if expired or promotions:
+        sender.notify()
 
 
 async def reminders_job(
@@ -59,7 +63,6 @@ async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
 
 
 def create_scheduler(
-    bot: Bot,
     db: Database,
     i18n: I18n,
     sender: Sender,
@@ -72,7 +75,7 @@ def create_scheduler(
         waitlist_job,
         IntervalTrigger(minutes=1),
         id="waitlist",
-        kwargs={"bot": bot, "db": db, "i18n": i18n, "settings": settings, "clock": clock},
+        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
         misfire_grace_time=60,
         **common,
     )

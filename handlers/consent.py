@@ -12,8 +12,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.sender import Sender
 from handlers.callbacks import ConsentAction, ConsentCb
-from handlers.notify import announce_promotions
+from handlers.notify import queue_promotions
 from handlers.ui import main_menu, remove_buttons
 from storage.centers import get_center
 from storage.database import Database
@@ -118,12 +119,12 @@ async def accept(
 async def decline(
     query: CallbackQuery,
     bot: Bot,
+    sender: Sender,
     settings: Settings,
     db: Database,
     i18n: I18n,
     clock: Callable[[], datetime],
 ) -> None:
-    promotions = []
     async with db.write() as conn:
         current = await get_user(conn, query.from_user.id)
         already = is_consented(current, settings)
@@ -133,7 +134,8 @@ async def decline(
             rules = settings.signup_rules()
             promotions = await cancel_all(conn, current.id, now=clock(), rules=rules)
             await delete_user(conn, query.from_user.id)
-    await announce_promotions(bot, db, i18n, promotions, rules=settings.signup_rules(), now=clock())
+            await queue_promotions(conn, i18n, promotions, rules=rules, now=clock())
+    sender.notify()
     await remove_buttons(query)
     if already:
         # An old consent screen pressed later: nothing is erased without /forget's question.

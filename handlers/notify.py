@@ -1,28 +1,25 @@
-"""Messages the bot sends on its own: a seat offered from the waitlist, or an offer that ran
-out. Each goes out in the recipient's language, not the actor's."""
+"""Messages the bot sends on its own about the waitlist: a seat offered, or an offer that ran
+out. Each is queued for the sender in the recipient's language, not the actor's."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import datetime
 from html import escape
+from typing import Any
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Refusal, SignupRules, Status
 from handlers.activity_views import deadline, when
 from handlers.callbacks import SignupAction, SignupCb
 from storage.activities import Activity, get_activity
-from storage.database import Database
-from storage.signups import Promotion, decline_offer
-from storage.users import User, get_user, set_blocked
-
-logger = logging.getLogger(__name__)
+from storage.deliveries import enqueue
+from storage.signups import Promotion, Signup, decline_offer
+from storage.users import User, get_user
 
 
 def refusal_text(refusal: Refusal) -> str:
@@ -40,75 +37,84 @@ def refusal_text(refusal: Refusal) -> str:
     }[refusal]
 
 
-async def announce_promotions(
-    bot: Bot,
-    db: Database,
+async def queue_promotions(
+    conn: AsyncConnection,
     i18n: I18n,
     promotions: Iterable[Promotion],
     *,
     rules: SignupRules,
     now: datetime,
-) -> None:
+) -> int:
+    """Queue the message for each promotion, in the transaction that made it: the seat and
+    the news of it are committed together. Tell the sender after the commit. Returns how many
+    were queued."""
     queue = list(promotions)
+    queued = 0
     while queue:
         promotion = queue.pop(0)
-        async with db.read() as conn:
-            user = await get_user(conn, promotion.user_id)
-            activity = await get_activity(conn, promotion.activity_id)
+        user = await get_user(conn, promotion.user_id)
+        activity = await get_activity(conn, promotion.activity_id)
         if user is None or activity is None:
             continue
-        if user.blocked or not await _announce(bot, db, i18n, promotion, user, activity):
+        if user.blocked:
             # Someone who cannot hear the offer must not hold the seat for hours: it goes to
             # the next in line now.
-            queue += await _pass_on(db, promotion, rules, now)
-
-
-async def _pass_on(
-    db: Database, promotion: Promotion, rules: SignupRules, now: datetime
-) -> list[Promotion]:
-    if promotion.status != Status.OFFERED:
-        return []
-    async with db.write() as conn:
-        outcome = await decline_offer(
-            conn, signup_id=promotion.signup_id, user_id=promotion.user_id, now=now, rules=rules
+            if promotion.status == Status.OFFERED:
+                outcome = await decline_offer(
+                    conn,
+                    signup_id=promotion.signup_id,
+                    user_id=promotion.user_id,
+                    now=now,
+                    rules=rules,
+                )
+                queue += outcome.promotions
+            continue
+        with i18n.context(), i18n.use_locale(user.language):
+            text, keyboard = _promotion_message(promotion, user, activity)
+        added = await enqueue(
+            conn,
+            user_id=user.id,
+            kind="offer",
+            text=text,
+            reply_markup=keyboard,
+            dedup_key=f"promotion:{promotion.signup_id}",
+            now=now,
         )
-    return list(outcome.promotions)
+        queued += added is not None
+    return queued
 
 
-async def _announce(
-    bot: Bot, db: Database, i18n: I18n, promotion: Promotion, user: User, activity: Activity
-) -> bool:
-    """Tell one person of their promotion; False when they have blocked the bot."""
-    with i18n.context(), i18n.use_locale(user.language):
-        title = f"<b>{escape(activity.title)}</b>, {when(activity, user.language, None)}"
-        if promotion.status == Status.OFFERED and promotion.expires_at is not None:
-            until = deadline(promotion.expires_at, activity.timezone, user.language)
-            text = _(
-                "🎟 A place has come free for you: {activity}.\n\n"
-                "It is held for you until {time} ({center} time). Will you come?"
-            ).format(activity=title, time=until, center=escape(activity.center_name))
-            keyboard = InlineKeyboardMarkup(
-                inline_keyboard=[
-                    [
-                        _button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
-                        _button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
-                    ]
+def _promotion_message(
+    promotion: Promotion, user: User, activity: Activity
+) -> tuple[str, dict[str, Any] | None]:
+    title = f"<b>{escape(activity.title)}</b>, {when(activity, user.language, None)}"
+    if promotion.status == Status.OFFERED and promotion.expires_at is not None:
+        until = deadline(promotion.expires_at, activity.timezone, user.language)
+        text = _(
+            "🎟 A place has come free for you: {activity}.\n\n"
+            "It is held for you until {time} ({center} time). Will you come?"
+        ).format(activity=title, time=until, center=escape(activity.center_name))
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    _button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
+                    _button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
                 ]
-            )
-        else:
-            text = _("🎉 A place came free and it is yours: {activity}. See you there!").format(
-                activity=title
-            )
-            keyboard = None
-        return await deliver(bot, db, user.id, text, keyboard)
+            ]
+        )
+        return text, keyboard.model_dump(mode="json", exclude_none=True)
+    text = _("🎉 A place came free and it is yours: {activity}. See you there!").format(
+        activity=title
+    )
+    return text, None
 
 
-async def announce_expired(
-    bot: Bot, db: Database, i18n: I18n, user_id: int, activity_id: int
+async def queue_expired(
+    conn: AsyncConnection, i18n: I18n, signup: Signup, *, now: datetime
 ) -> None:
-    async with db.read() as conn:
-        user = await get_user(conn, user_id)
-        activity = await get_activity(conn, activity_id)
+    """Tell someone that the seat held for them went to the next person."""
+    user = await get_user(conn, signup.user_id)
+    activity = await get_activity(conn, signup.activity_id)
     if user is None or activity is None or user.blocked:
         return
     with i18n.context(), i18n.use_locale(user.language):
@@ -116,23 +122,14 @@ async def announce_expired(
             "The place held for you at {activity} was not taken in time and went to the next "
             "person on the waitlist."
         ).format(activity=f"<b>{escape(activity.title)}</b>")
-        await deliver(bot, db, user.id, text, None)
-
-
-async def deliver(
-    bot: Bot, db: Database, user_id: int, text: str, keyboard: InlineKeyboardMarkup | None
-) -> bool:
-    """Send, and remember a user who blocked the bot so that nobody retries them. False
-    when they have blocked it."""
-    try:
-        await bot.send_message(user_id, text, reply_markup=keyboard)
-    except TelegramForbiddenError:
-        async with db.write() as conn:
-            await set_blocked(conn, user_id, True)
-        return False
-    except TelegramAPIError as error:
-        logger.warning("could not notify a user: %s", type(error).__name__)
-    return True
+    await enqueue(
+        conn,
+        user_id=user.id,
+        kind="offer_expired",
+        text=text,
+        dedup_key=f"expired:{signup.id}",
+        now=now,
+    )
 
 
 def _button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:

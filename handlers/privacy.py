@@ -25,9 +25,10 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 
 from bot.config import Settings
+from bot.sender import Sender
 from handlers.callbacks import ConsentAction, ConsentCb, ForgetAction, ForgetCb
 from handlers.consent import consent_text, is_consented
-from handlers.notify import announce_promotions
+from handlers.notify import queue_promotions
 from handlers.ui import remove_buttons
 from storage.database import Database
 from storage.signups import cancel_all
@@ -120,13 +121,15 @@ async def _ask_to_confirm(bot: Bot, chat_id: int, account: User | None) -> None:
 @router.callback_query(ForgetCb.filter(F.action == ForgetAction.CONFIRM))
 async def forget_confirmed(
     query: CallbackQuery,
+    sender: Sender,
     db: Database,
     state: FSMContext,
     settings: Settings,
     i18n: I18n,
     clock: Callable[[], datetime],
 ) -> None:
-    promotions = await erase_user(db, query.from_user.id, settings, clock())
+    await erase_user(db, i18n, query.from_user.id, settings, clock())
+    sender.notify()
     await state.clear()
     await query.answer()
     await remove_buttons(query)
@@ -138,18 +141,18 @@ async def forget_confirmed(
         _("Done: everything about you has been deleted. To start again, send /start."),
         reply_markup=ReplyKeyboardRemove(),
     )
-    await announce_promotions(
-        query.bot, db, i18n, promotions, rules=settings.signup_rules(), now=clock()
-    )
 
 
-async def erase_user(db: Database, user_id: int, settings: Settings, now: datetime) -> list:
+async def erase_user(
+    db: Database, i18n: I18n, user_id: int, settings: Settings, now: datetime
+) -> None:
     """Delete a user and everything that points to them; seats they held go to the waitlist
-    first. Returns the promotions to announce."""
+    first, and the news of them is queued. Tell the sender afterwards."""
+    rules = settings.signup_rules()
     async with db.write() as conn:
-        promotions = await cancel_all(conn, user_id, now=now, rules=settings.signup_rules())
+        promotions = await cancel_all(conn, user_id, now=now, rules=rules)
         await delete_user(conn, user_id)
-    return promotions
+        await queue_promotions(conn, i18n, promotions, rules=rules, now=now)
 
 
 @router.callback_query(ForgetCb.filter(F.action == ForgetAction.KEEP))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -24,7 +24,7 @@ from domain.activities import Refusal, Role, Status
 from domain.reminders import QuietHours, ReminderKind, parse_reminders, reminder_to_send
 from handlers.activity_views import when
 from handlers.callbacks import ReminderAction, ReminderCb
-from handlers.notify import announce_promotions, refusal_text
+from handlers.notify import queue_promotions, refusal_text
 from handlers.ui import show_in_place, shown_text
 from storage.activities import Activity, get_activities, get_activity
 from storage.database import Database
@@ -163,7 +163,7 @@ async def coming(
 async def cannot_come(
     query: CallbackQuery,
     callback_data: ReminderCb,
-    bot: Bot,
+    sender: Sender,
     account: User | None,
     settings: Settings,
     db: Database,
@@ -179,6 +179,8 @@ async def cannot_come(
         outcome = await cancel(
             conn, signup_id=callback_data.signup_id, user_id=account.id, now=now, rules=rules
         )
+        await queue_promotions(conn, i18n, outcome.promotions, rules=rules, now=now)
+    sender.notify()
     if outcome.refusal is Refusal.ALREADY:
         await query.answer(_("This sign-up is already cancelled."))
         await show_in_place(query, shown_text(query), None)
@@ -190,4 +192,3 @@ async def cannot_come(
     await show_in_place(
         query, shown_text(query) + "\n\n" + _("❌ Your sign-up is cancelled."), None
     )
-    await announce_promotions(bot, db, i18n, outcome.promotions, rules=rules, now=now)

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.sender import Sender
 from domain.activities import ACTIVE, Refusal, Role, Status
 from handlers.activity_card import refresh_card, viewer_zone
 from handlers.activity_views import button_label, status_line, when
@@ -32,7 +33,7 @@ from handlers.callbacks import (
     SignupCb,
 )
 from handlers.consent import is_consented
-from handlers.notify import announce_promotions, refusal_text
+from handlers.notify import queue_promotions, refusal_text
 from handlers.ui import SCHEDULE, MenuButton, show_in_place, shown_text
 from handlers.views import shorten
 from storage.database import Database
@@ -163,7 +164,7 @@ async def ask_to_cancel(
 async def change_signup(
     query: CallbackQuery,
     callback_data: SignupCb,
-    bot: Bot,
+    sender: Sender,
     account: User | None,
     settings: Settings,
     db: Database,
@@ -179,14 +180,13 @@ async def change_signup(
         SignupAction.DECLINE: decline_offer,
     }[callback_data.action]
     now = clock()
+    rules = settings.signup_rules()
     async with db.write() as conn:
         outcome = await action(
-            conn,
-            signup_id=callback_data.signup_id,
-            user_id=account.id,
-            now=now,
-            rules=settings.signup_rules(),
+            conn, signup_id=callback_data.signup_id, user_id=account.id, now=now, rules=rules
         )
+        await queue_promotions(conn, i18n, outcome.promotions, rules=rules, now=now)
+    sender.notify()
     if outcome.refusal is not None:
         await query.answer(_refused_change(outcome), show_alert=True)
     else:
@@ -200,10 +200,6 @@ async def change_signup(
     if outcome.signup is not None:
         role = Role(outcome.signup.role)
         await refresh_card(query, outcome.signup.activity_id, account, db, i18n, now, role)
-    # Answered first: the person who pressed should not wait for others' messages.
-    await announce_promotions(
-        bot, db, i18n, outcome.promotions, rules=settings.signup_rules(), now=now
-    )
 
 
 @router.callback_query(SignupCb.filter(F.action == SignupAction.KEEP))

@@ -22,7 +22,7 @@ from domain.activities import (
     signup_refusal,
 )
 from storage.activities import Activity, get_activities, get_activity
-from storage.schema import activities, signups
+from storage.schema import activities, signups, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +230,26 @@ async def expire_offers(
         activity = await get_activity(conn, signup.activity_id)
         promotions += await _leave(conn, signup, Status.EXPIRED, activity, now, rules)
     return expired, promotions
+
+
+async def pass_on_unheard_offers(
+    conn: AsyncConnection, *, now: datetime, rules: SignupRules
+) -> list[Promotion]:
+    """Offers held by people found to have blocked the bot (Telegram refused the offer) go to
+    the next in line: they would hold the seat until the offer ran out."""
+    rows = await conn.execute(
+        select(*_SIGNUP_COLUMNS)
+        .select_from(signups.join(users, users.c.id == signups.c.user_id))
+        .where(signups.c.status == Status.OFFERED, users.c.blocked.is_(True))
+        .order_by(signups.c.id)
+    )
+    promotions: list[Promotion] = []
+    for signup in [Signup(*row) for row in rows]:
+        outcome = await decline_offer(
+            conn, signup_id=signup.id, user_id=signup.user_id, now=now, rules=rules
+        )
+        promotions += outcome.promotions
+    return promotions
 
 
 async def set_capacity(

@@ -54,3 +54,14 @@ async def all_answered(env, user, count):
         return found if len(found) >= count else None
 
     return await eventually(check)
+
+
+async def pushed(user, *fragments):
+    """The user's last message from the bot once it contains ``fragments``: pushes go through
+    the sender, which delivers them in the background after the handler has returned."""
+
+    async def arrived():
+        last = await user.last_bot_message()
+        return last if last and all(f in (last.text or "") for f in fragments) else None
+
+    return await eventually(arrived)
