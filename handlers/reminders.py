@@ -1,15 +1,16 @@
 """Reminders before an activity or a shift, and the two buttons on them.
 
-The every-minute job (``queue_due_reminders``) asks ``domain.reminders`` which reminder is due
-for each confirmed sign-up starting within a day, and queues it for the sender with the key
-``reminder:<sign-up>:<kind>``: whatever happens (a restart, two runs at once), a reminder is
-queued once. Nothing is kept in the scheduler per sign-up.
+The every-minute job (``queue_due_reminders``) reads the confirmed sign-ups it has work for
+(``signups.reminder_due_at``), asks ``domain.reminders`` for their plan, queues what is due
+with the key ``reminder:<sign-up>:<kind>:<start>`` (so a reminder is queued once, whatever
+happens) and records when each sign-up next needs it. Nothing is kept in the scheduler per
+sign-up, and a run reads only the sign-ups that have work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -21,7 +22,13 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.sender import Sender
 from domain.activities import Refusal, Role, Status
-from domain.reminders import QuietHours, ReminderKind, parse_reminders, reminder_to_send
+from domain.reminders import (
+    QuietHours,
+    ReminderKind,
+    parse_reminders,
+    plan_reminders,
+    still_worth_sending,
+)
 from handlers.activity_views import when
 from handlers.callbacks import ReminderAction, ReminderCb
 from handlers.notify import queue_promotions, refusal_text
@@ -29,55 +36,81 @@ from handlers.ui import show_in_place, shown_text
 from storage.activities import Activity, get_activities, get_activity
 from storage.database import Database
 from storage.deliveries import enqueue
-from storage.reminders import confirm_coming, confirmed_starting, queued_keys
+from storage.reminders import (
+    NEVER,
+    Upcoming,
+    confirm_coming,
+    due_for_reminders,
+    queued_keys,
+    set_reminder_due,
+    still_confirmed,
+)
 from storage.signups import cancel, get_signup
 from storage.users import User
 
 router = Router(name=__name__)
 
-# The earliest reminder is 24 h before the start ("morning" is later than that).
-LOOKAHEAD = timedelta(hours=24)
+BATCH = 1000
 
 
-def reminder_key(signup_id: int, kind: ReminderKind) -> str:
-    return f"reminder:{signup_id}:{kind}"
+def reminder_key(signup_id: int, kind: ReminderKind, starts_at: datetime) -> str:
+    # The start time is part of the key: an activity that moves gets its reminders again.
+    return f"reminder:{signup_id}:{kind}:{int(starts_at.timestamp())}"
 
 
 async def queue_due_reminders(
     db: Database, i18n: I18n, sender: Sender | None, *, now: datetime, quiet: QuietHours
 ) -> int:
-    """Queue every reminder that is due now and not queued yet; how many were queued."""
-    async with db.read() as conn:
-        upcoming = await confirmed_starting(conn, now=now, within=LOOKAHEAD)
-    due = {}
-    for item in upcoming:
-        planned = reminder_to_send(
+    """Queue every reminder that is due now and plan when each sign-up next needs the job;
+    how many reminders were queued."""
+    queued = 0
+    while True:
+        async with db.read() as conn:
+            batch = await due_for_reminders(conn, now=now, limit=BATCH)
+        if not batch:
+            break
+        queued += await _remind(db, i18n, batch, now=now, quiet=quiet)
+        if len(batch) < BATCH:
+            break
+    if queued and sender is not None:
+        sender.notify()
+    return queued
+
+
+async def _remind(
+    db: Database, i18n: I18n, batch: list[Upcoming], *, now: datetime, quiet: QuietHours
+) -> int:
+    next_due: dict[int, datetime] = {}
+    due: dict[str, Upcoming] = {}
+    for item in batch:
+        plan = plan_reminders(
             parse_reminders(item.reminders),
             item.starts_at,
             item.timezone,
-            now,
             quiet,
             signed_up_at=item.signed_up_at,
         )
-        if planned is not None:
-            due[reminder_key(item.signup_id, planned.kind)] = item
-    if not due:
-        return 0
+        ready = [reminder for reminder in plan if reminder.send_at <= now]
+        later = [reminder.send_at for reminder in plan if reminder.send_at > now]
+        next_due[item.signup_id] = min(later, default=NEVER)
+        if ready and still_worth_sending(item.starts_at, now):
+            # After downtime several may be overdue: the latest says it best.
+            due[reminder_key(item.signup_id, ready[-1].kind, item.starts_at)] = item
     async with db.read() as conn:
-        queued_before = await queued_keys(conn, due)
-        fresh = {key: item for key, item in due.items() if key not in queued_before}
-        wanted = list({item.activity_id for item in fresh.values()})
+        already = await queued_keys(conn, due)
+        wanted = list({item.activity_id for key, item in due.items() if key not in already})
         activities = {activity.id: activity for activity in await get_activities(conn, wanted)}
     queued = 0
     async with db.write() as conn:
-        for key, item in fresh.items():
+        # Read a moment ago: someone may have cancelled since.
+        confirmed = await still_confirmed(conn, [item.signup_id for item in due.values()])
+        for key, item in due.items():
             activity = activities.get(item.activity_id)
-            signup = await get_signup(conn, item.signup_id)
-            if activity is None or signup is None or signup.status != Status.CONFIRMED:
+            if key in already or activity is None or item.signup_id not in confirmed:
                 continue
             with i18n.context(), i18n.use_locale(item.language):
                 text, keyboard = reminder_message(
-                    activity, signup.id, Role(signup.role), item.language
+                    activity, item.signup_id, Role(item.role), item.language
                 )
             added = await enqueue(
                 conn,
@@ -89,8 +122,7 @@ async def queue_due_reminders(
                 now=now,
             )
             queued += added is not None
-    if queued and sender is not None:
-        sender.notify()
+        await set_reminder_due(conn, next_due)
     return queued
 
 

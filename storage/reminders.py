@@ -1,12 +1,18 @@
-"""What the reminder job reads: confirmed sign-ups whose activity starts soon."""
+"""What the reminder job reads and writes: confirmed sign-ups it has work for.
+
+``signups.reminder_due_at`` says when the job next has something to do for a sign-up: NULL
+until it has planned that sign-up's reminders, ``NEVER`` once the last has gone. Whatever
+changes the plan (new sign-ups need nothing; changed preferences or start times) sets it back
+to NULL, and the job plans again on its next run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Status
@@ -17,6 +23,7 @@ from storage.schema import activities, centers, deliveries, signups, users
 class Upcoming:
     signup_id: int
     user_id: int
+    role: str
     language: str
     reminders: str | None  # the user's choice, see domain.reminders.parse_reminders
     signed_up_at: datetime
@@ -25,15 +32,17 @@ class Upcoming:
     timezone: str
 
 
-async def confirmed_starting(
-    conn: AsyncConnection, *, now: datetime, within: timedelta
-) -> list[Upcoming]:
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int) -> list[Upcoming]:
     """Confirmed sign-ups of people who have not blocked the bot, for scheduled activities
-    starting after ``now`` and no later than ``now + within``."""
+    that have not started, whose reminders are due or not yet planned."""
     rows = await conn.execute(
         select(
             signups.c.id,
             signups.c.user_id,
+            signups.c.role,
             users.c.language,
             users.c.reminders,
             signups.c.created_at,
@@ -48,14 +57,51 @@ async def confirmed_starting(
         )
         .where(
             signups.c.status == Status.CONFIRMED,
+            or_(signups.c.reminder_due_at.is_(None), signups.c.reminder_due_at <= now),
             activities.c.status == "scheduled",
             activities.c.starts_at > now,
-            activities.c.starts_at <= now + within,
             users.c.blocked.is_(False),
         )
-        .order_by(activities.c.starts_at, signups.c.id)
+        .order_by(signups.c.id)
+        .limit(limit)
     )
     return [Upcoming(*row) for row in rows]
+
+
+async def set_reminder_due(conn: AsyncConnection, due: Mapping[int, datetime]) -> None:
+    """Record, per sign-up id, when the job next has work for it."""
+    if due:
+        await conn.execute(
+            update(signups)
+            .where(signups.c.id == bindparam("signup_id"))
+            .values(reminder_due_at=bindparam("due_at")),
+            [{"signup_id": signup_id, "due_at": at} for signup_id, at in due.items()],
+        )
+
+
+async def replan_for_user(conn: AsyncConnection, user_id: int) -> None:
+    """The user changed which reminders they want: plan their sign-ups again."""
+    await conn.execute(
+        update(signups)
+        .where(signups.c.user_id == user_id, signups.c.status == Status.CONFIRMED)
+        .values(reminder_due_at=None)
+    )
+
+
+async def replan_for_activity(conn: AsyncConnection, activity_id: int) -> None:
+    """The activity moved: its reminders move with it (their keys name the start time)."""
+    await conn.execute(
+        update(signups).where(signups.c.activity_id == activity_id).values(reminder_due_at=None)
+    )
+
+
+async def still_confirmed(conn: AsyncConnection, signup_ids: Collection[int]) -> set[int]:
+    rows = await conn.execute(
+        select(signups.c.id).where(
+            signups.c.id.in_(list(signup_ids)), signups.c.status == Status.CONFIRMED
+        )
+    )
+    return set(rows.scalars())
 
 
 async def queued_keys(conn: AsyncConnection, keys: Collection[str]) -> set[str]:

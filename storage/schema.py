@@ -188,11 +188,16 @@ signups = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("coming_confirmed_at", UTCDateTime),  # "I'm coming" pressed on a reminder
+    # When the reminder job next has work for this sign-up: NULL until it has planned the
+    # reminders (new sign-ups, changed preferences or times), storage.reminders.NEVER after
+    # the last. The job reads only rows that are due, whatever the number of sign-ups.
+    Column("reminder_due_at", UTCDateTime),
     # One row per person and activity, whatever its status: a double tap cannot add a second.
     UniqueConstraint("activity_id", "user_id", name="uq_signups_activity_id_user_id"),
     CheckConstraint("party_size >= 1", name="ck_signups_party_size"),
     Index("ix_signups_activity_id_status", "activity_id", "status"),
     Index("ix_signups_user_id_status", "user_id", "status"),
+    Index("ix_signups_status_reminder_due_at", "status", "reminder_due_at"),
     sqlite_autoincrement=True,
 )
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
+from storage.reminders import replan_for_user
 from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
 
 
@@ -55,6 +56,7 @@ async def set_language(conn: AsyncConnection, user_id: int, language: str) -> No
 
 async def set_reminders(conn: AsyncConnection, user_id: int, reminders: str | None) -> None:
     await conn.execute(update(users).where(users.c.id == user_id).values(reminders=reminders))
+    await replan_for_user(conn, user_id)
 
 
 async def set_blocked(conn: AsyncConnection, user_id: int, blocked: bool) -> None:

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from bot.jobs import reminders_job
 from domain.activities import Role, SignupRules, Status
 from storage.deliveries import count_by_state
-from storage.schema import deliveries, signups
+from storage.reminders import due_for_reminders, replan_for_activity
+from storage.schema import activities, deliveries, signups
 from storage.signups import sign_up
 from storage.users import set_reminders
 from tests.activity_helpers import add_activity, subscribed_user
@@ -180,3 +181,62 @@ async def test_reminder_buttons_of_someone_else_change_nothing(bot_env):
     async with env.db.read() as conn:
         sent = await conn.scalar(select(deliveries.c.state))
     assert sent == "sent"
+
+
+async def test_the_job_reads_only_sign_ups_it_has_work_for(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    await join(env, user, activity_id)
+    await run_job(env)  # plans: next work at 24 h before
+    async with env.db.read() as conn:
+        assert await due_for_reminders(conn, now=env.clock(), limit=10) == []
+        due_at = await conn.scalar(select(signups.c.reminder_due_at))
+    assert due_at == starts_at - timedelta(hours=24)
+    env.clock.now = due_at
+    async with env.db.read() as conn:
+        assert len(await due_for_reminders(conn, now=env.clock(), limit=10)) == 1
+
+
+async def test_a_moved_activity_gets_its_reminders_again(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    await join(env, user, activity_id)
+    env.clock.now = starts_at - timedelta(hours=24)
+    await run_job(env)
+    await reminders_in_chat(user, 1)
+
+    moved = starts_at + timedelta(days=2)
+    async with env.db.write() as conn:
+        await conn.execute(
+            activities.update()
+            .where(activities.c.id == activity_id)
+            .values(starts_at=moved, ends_at=moved + timedelta(hours=2))
+        )
+        await replan_for_activity(conn, activity_id)
+    env.clock.advance(hours=1)
+    await run_job(env)
+    assert await queued(env) == 1, "the old time's reminders are not due any more"
+    env.clock.now = moved - timedelta(hours=24)
+    await run_job(env)
+    _, again = await reminders_in_chat(user, 2)
+    assert "14:00" in again.text
+
+
+async def test_changing_preferences_plans_again(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    await join(env, user, activity_id)
+    async with env.db.write() as conn:
+        await set_reminders(conn, user.id, "")
+    await run_job(env)
+    async with env.db.write() as conn:
+        await set_reminders(conn, user.id, "1h")
+    env.clock.now = starts_at - timedelta(hours=1)
+    await run_job(env)
+    assert await reminders_in_chat(user, 1)
