@@ -24,6 +24,7 @@ from babel.messages.pofile import read_po
 from bot.commands import set_commands
 from bot.config import Settings
 from bot.jobs import create_scheduler, materialise_job
+from bot.leader import Leadership
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
 from bot.sender import Sender
 from handlers import get_routers
@@ -139,10 +140,23 @@ async def on_startup(
         allow_paid_broadcast=settings.allow_paid_broadcast,
         clock=clock,
     )
-    await sender.start()  # what a previous run left pending goes out now
     scheduler = create_scheduler(db, i18n, sender, settings, clock)
-    scheduler.start()
-    dispatcher["sender"] = sender
+
+    async def lead() -> None:
+        await sender.start()  # what a previous run left pending goes out now
+        if scheduler.running:
+            scheduler.resume()  # it was paused while another process led
+        else:
+            scheduler.start()
+
+    async def stand_by() -> None:
+        scheduler.pause()
+        await sender.stop()
+
+    leadership = Leadership(db, on_gain=lead, on_lose=stand_by)
+    await leadership.start()
+    dispatcher["sender"] = sender  # handlers tell it of what they queue, leading or not
+    dispatcher["leadership"] = leadership
     dispatcher["scheduler"] = scheduler
     dispatcher["db"] = db
     dispatcher["nearest_centers"] = nearest_centers
@@ -150,12 +164,13 @@ async def on_startup(
 
 
 async def on_shutdown(dispatcher: Dispatcher) -> None:
+    leadership: Leadership | None = dispatcher.workflow_data.pop("leadership", None)
+    if leadership is not None:
+        await leadership.stop()  # stops the sender and gives the lease back
+    dispatcher.workflow_data.pop("sender", None)
     scheduler = dispatcher.workflow_data.pop("scheduler", None)
-    if scheduler is not None:
+    if scheduler is not None and scheduler.running:
         scheduler.shutdown(wait=False)
-    sender: Sender | None = dispatcher.workflow_data.pop("sender", None)
-    if sender is not None:
-        await sender.stop()
     db: Database | None = dispatcher.workflow_data.pop("db", None)
     dispatcher.workflow_data.pop("nearest_centers", None)
     if db is not None:

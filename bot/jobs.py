@@ -71,11 +71,15 @@ def create_scheduler(
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
+    # The every-minute jobs also run as soon as the scheduler starts: what came due while
+    # the bot was down goes out at once, not a minute later.
+    at_once = datetime.now(UTC)
     scheduler.add_job(
         waitlist_job,
         IntervalTrigger(minutes=1),
         id="waitlist",
         kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+        next_run_time=at_once,
         misfire_grace_time=60,
         **common,
     )
@@ -84,6 +88,7 @@ def create_scheduler(
         IntervalTrigger(minutes=1),
         id="reminders",
         kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+        next_run_time=at_once,
         misfire_grace_time=60,
         **common,
     )

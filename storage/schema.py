@@ -227,6 +227,15 @@ volunteer_profiles = Table(
 
 # Small key/value facts about the data itself, e.g. a revision number bumped by every centers
 # import so that running bots know their in-memory nearest-center index is stale.
+# Who runs the scheduler and the sender for this database, until when (see bot/leader.py).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 meta = Table(
     "meta",
     metadata,

@@ -1,0 +1,106 @@
+"""One process per database sends and runs the scheduled jobs; any number answer updates.
+
+Two bot processes on one database (a second copy started by mistake, or a new version
+starting before the old one has stopped) would both queue reminders and both drain the
+queue: the dedup keys stop the first, but a second sender would mark the first one's
+messages in flight as "unknown" when it starts. So the sender and the scheduler run only in
+the process that holds the ``worker`` lease, a row in ``leases`` renewed every ``ttl / 3``.
+Another process waits on standby and takes over once the lease has run out: ``ttl`` after
+the holder died, or at once when it shut down cleanly (it gives the lease back).
+
+Updates are answered by every process; what they queue is sent by the holder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from storage.database import Database
+from storage.leases import acquire, release
+
+logger = logging.getLogger(__name__)
+
+LEASE = "worker"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Leadership:
+    """Holds the ``worker`` lease while it can, and runs ``on_gain``/``on_lose`` as it gains
+    and loses it."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        on_gain: Callable[[], Awaitable[None]],
+        on_lose: Callable[[], Awaitable[None]],
+        ttl: float = 30.0,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.db = db
+        self.on_gain = on_gain
+        self.on_lose = on_lose
+        self.ttl = timedelta(seconds=ttl)
+        self.owner = owner or process_name()
+        self.leader = False
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Try at once, so that a lone process starts sending without delay; then keep
+        trying (or renewing) in the background."""
+        await self.check()
+        self._task = asyncio.create_task(self._run(), name="leadership")
+
+    async def check(self) -> bool:
+        """Take or renew the lease, and act on a change; whether this process leads now."""
+        try:
+            async with self.db.write() as conn:
+                held = await acquire(conn, LEASE, self.owner, now=self._clock(), ttl=self.ttl)
+        except Exception:
+            # The database is unreachable: after ttl another process may take over, so stop
+            # sending before then rather than risk two senders.
+            logger.exception("could not renew the worker lease")
+            held = False
+        if held and not self.leader:
+            self.leader = True
+            logger.info("this process now sends messages and runs the scheduled jobs")
+            await self.on_gain()
+        elif not held and self.leader:
+            self.leader = False
+            logger.warning("the worker lease went to another process; standing by")
+            await self.on_lose()
+        elif not held and not self.leader:
+            logger.debug("another process holds the worker lease")
+        return self.leader
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl.total_seconds() / 3)
+            await self.check()
+
+    async def stop(self) -> None:
+        """Stop trying; if leading, stop the work and give the lease back at once."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self.leader:
+            self.leader = False
+            await self.on_lose()
+            async with self.db.write() as conn:
+                await release(conn, LEASE, self.owner)
