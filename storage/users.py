@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
+from storage.ratings import user_ratings
 from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
 
 
@@ -100,6 +101,7 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             )
         )
     ).first()
+    rated = await user_ratings(conn, user_id)
     return {
         "telegram_id": user.id,
         "display_name": user.display_name,
@@ -134,4 +136,5 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         "volunteer_profile": (
             {"display_name": profile.display_name, "skills": profile.skills} if profile else None
         ),
+        "ratings": rated,
     }
