@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.sender import Sender
 from handlers.notify import queue_expired, queue_promotions
+from handlers.ratings import queue_rating_requests
 from handlers.reminders import queue_due_reminders
 from storage.database import Database
 from storage.series import materialise
@@ -55,6 +56,21 @@ async def reminders_job(
         logger.info("queued %d reminders", queued)
 
 
+async def ratings_job(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """Queue the thank-you with a rating for activities that ended an hour ago."""
+    queued = await queue_rating_requests(
+        db, i18n, sender, now=clock(), quiet=settings.quiet_hours()
+    )
+    if queued:
+        logger.info("queued %d rating requests", queued)
+
+
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
     async with db.write() as conn:
         created = await materialise(conn, today_utc=clock())
@@ -90,6 +106,15 @@ def create_scheduler(
         kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
         next_run_time=at_once,
         misfire_grace_time=60,
+        **common,
+    )
+    scheduler.add_job(
+        ratings_job,
+        # "An hour after the end" needs no precision to the minute.
+        IntervalTrigger(minutes=5),
+        id="ratings",
+        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+        misfire_grace_time=300,
         **common,
     )
     scheduler.add_job(

@@ -17,6 +17,7 @@ def get_routers() -> list[Router]:
         fallback,
         membership,
         privacy,
+        ratings,
         reminders,
         schedule,
         settings,
@@ -26,6 +27,7 @@ def get_routers() -> list[Router]:
 
     return [
         errors.router,
+        ratings.router,  # its comment dialog ends on any command or menu button: before them all
         start.router,
         consent.router,
         privacy.router,

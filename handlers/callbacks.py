@@ -155,3 +155,22 @@ class ReminderChoice(StrEnum):
 
 class RemindersCb(CallbackData, prefix="rset"):
     choice: ReminderChoice
+
+
+class RateCb(CallbackData, prefix="rate"):
+    """A score on the thank-you after an activity. A score outside 1–5 fails the filter."""
+
+    signup_id: RowId
+    score: Annotated[int, Field(ge=1, le=5)]
+
+
+class RatingAction(StrEnum):
+    COMMENT = "c"
+    NO_COMMENT = "n"
+
+
+class RatingCommentCb(CallbackData, prefix="rcom"):
+    """The "Add a comment" and "No, thanks" buttons under a score just given."""
+
+    action: RatingAction
+    signup_id: RowId

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
+from storage.ratings import user_ratings
 from storage.reminders import replan_for_user
 from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
 
@@ -102,6 +103,7 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             )
         )
     ).first()
+    rated = await user_ratings(conn, user_id)
     return {
         "telegram_id": user.id,
         "display_name": user.display_name,
@@ -136,4 +138,5 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         "volunteer_profile": (
             {"display_name": profile.display_name, "skills": profile.skills} if profile else None
         ),
+        "ratings": rated,
     }
