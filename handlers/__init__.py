@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         errors,
         fallback,
         membership,
+        news_settings,
         privacy,
         reminders,
         schedule,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         consent.router,
         privacy.router,
         settings.router,
+        news_settings.router,
         membership.router,
         volunteering.router,  # its dialog ends on any menu button: before the menus' routers
         schedule.router,
