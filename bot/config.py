@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from domain.activities import SignupRules
-from domain.reminders import QuietHours
+from domain.reminders import DIGEST_AT, DIGEST_WEEKDAY, QuietHours
 
 SUPPORTED_LOCALES = ("ru", "uk", "en")
 # The bot is asynchronous end to end: a synchronous driver would block it.
@@ -65,6 +65,10 @@ class Settings(DatabaseSettings):
     # Quiet hours in each center's time zone: only reminders that cannot wait go out then.
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)
+    # The weekly digest goes out on this ISO weekday (1 = Monday) at this time, in each
+    # center's time zone.
+    digest_weekday: int = Field(default=DIGEST_WEEKDAY, ge=1, le=7)
+    digest_hour: time = DIGEST_AT
 
     def quiet_hours(self) -> QuietHours:
         return QuietHours(self.quiet_hours_start, self.quiet_hours_end)

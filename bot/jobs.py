@@ -14,6 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
 from bot.sender import Sender
+from handlers.announcements import queue_digests, queue_new_activities
 from handlers.notify import queue_expired, queue_promotions
 from handlers.ratings import queue_rating_requests
 from handlers.reminders import queue_due_reminders
@@ -71,6 +72,40 @@ async def ratings_job(
         logger.info("queued %d rating requests", queued)
 
 
+async def digest_job(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """Queue the weekly digests whose moment has come in their center's time zone."""
+    queued = await queue_digests(
+        db,
+        i18n,
+        sender,
+        now=clock(),
+        quiet=settings.quiet_hours(),
+        weekday=settings.digest_weekday,
+        at=settings.digest_hour,
+    )
+    if queued:
+        logger.info("queued %d weekly digests", queued)
+
+
+async def announcements_job(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """Tell subscribers about new activities, one message per person per run."""
+    queued = await queue_new_activities(db, i18n, sender, now=clock(), quiet=settings.quiet_hours())
+    if queued:
+        logger.info("queued %d new-activity announcements", queued)
+
+
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
     async with db.write() as conn:
         created = await materialise(conn, today_utc=clock())
@@ -108,15 +143,21 @@ def create_scheduler(
         misfire_grace_time=60,
         **common,
     )
-    scheduler.add_job(
-        ratings_job,
-        # "An hour after the end" needs no precision to the minute.
-        IntervalTrigger(minutes=5),
-        id="ratings",
-        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
-        misfire_grace_time=300,
-        **common,
-    )
+    # Every few minutes is on time for a digest, news and a thank-you an hour after the end;
+    # a run missed while the bot was down is made up by the next one.
+    for job, job_id in (
+        (digest_job, "digest"),
+        (announcements_job, "announcements"),
+        (ratings_job, "ratings"),
+    ):
+        scheduler.add_job(
+            job,
+            IntervalTrigger(minutes=5),
+            id=job_id,
+            kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+            misfire_grace_time=300,
+            **common,
+        )
     scheduler.add_job(
         materialise_job,
         CronTrigger(hour=0, minute=30, timezone=UTC),

@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         errors,
         fallback,
         membership,
+        news_settings,
         privacy,
         ratings,
         reminders,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         consent.router,
         privacy.router,
         settings.router,
+        news_settings.router,
         membership.router,
         volunteering.router,  # its dialog ends on any menu button: before the menus' routers
         schedule.router,

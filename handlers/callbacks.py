@@ -174,3 +174,24 @@ class RatingCommentCb(CallbackData, prefix="rcom"):
 
     action: RatingAction
     signup_id: RowId
+
+
+class NewsChoice(StrEnum):
+    """A press in the news settings: the weekly digest on or off, one category of new
+    activities on or off (the values of domain Category), or all or none of them."""
+
+    DIGEST = "digest"
+    CHILDREN = "children"
+    SENIORS = "seniors"
+    CRAFTS = "crafts"
+    SPORT = "sport"
+    LECTURES = "lectures"
+    ECOLOGY = "ecology"
+    CHARITY = "charity"
+    OTHER = "other"
+    ALL = "all"
+    NONE = "none"
+
+
+class NewsCb(CallbackData, prefix="news"):
+    choice: NewsChoice

@@ -1,4 +1,4 @@
-"""Settings (the language and reminders) and help."""
+"""Settings (the language, reminders and news from one's centers) and help."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from domain.reminders import (
 )
 from handlers.callbacks import LanguageCb, ReminderChoice, RemindersCb
 from handlers.consent import ask_for_consent, is_consented
+from handlers.news_settings import send_news_choice
 from handlers.ui import HELP, N_, SETTINGS, MenuButton, main_menu, remove_buttons, show_in_place
 from storage.database import Database
 from storage.users import User, get_user, set_language, set_reminders
@@ -125,10 +126,13 @@ async def send_reminders_choice(message: Message, account: User | None) -> None:
 
 @router.message(Command("settings"))
 @router.message(MenuButton(SETTINGS))
-async def show_settings(message: Message, i18n: I18n, account: User | None) -> None:
-    # Two messages: choosing a language takes its buttons away, the reminders' stay.
+async def show_settings(
+    message: Message, i18n: I18n, account: User | None, settings: Settings
+) -> None:
+    # Separate messages: choosing a language takes its buttons away, the others' stay.
     await send_language_choice(message, i18n)
     await send_reminders_choice(message, account)
+    await send_news_choice(message, account, settings, i18n.current_locale)
 
 
 @router.message(Command("language"))

@@ -28,7 +28,7 @@ async def answers(env, user):
 async def test_settings_show_the_default_reminders(bot_env):
     user = await consenting_user(bot_env, language_code="en")
 
-    language, reminders = await user.press("⚙️ Settings")
+    language, reminders, _news = await user.press("⚙️ Settings")
     assert ["✓ English"] in language.buttons
     assert reminders.buttons == DEFAULT_BUTTONS
     assert reminders.text.startswith("Reminders")
@@ -64,7 +64,7 @@ async def test_toggling_reminders_is_stored_and_shown_in_place(bot_env):
 
 async def test_no_reminders_turns_them_all_off(bot_env):
     user = await consenting_user(bot_env)  # Russian, the default language
-    _language, screen = await user.press("⚙️ Настройки")
+    _language, screen, _news = await user.press("⚙️ Настройки")
     assert screen.buttons[0] == ["✓ За 24 часа"]
 
     [edited] = await user.press("🔕 Без напоминаний")
