@@ -54,7 +54,7 @@ DIGEST_MAX_ITEMS: Final = 20
 ANNOUNCE_SHOWN: Final = 5
 # Unannounced activities handled per run: one write transaction stays short, and a bigger
 # import is announced over the next runs.
-ANNOUNCE_BATCH: Final = 500
+ANNOUNCE_BATCH: Final = 5000  # activities per write transaction
 _ENQUEUE_BATCH: Final = 500  # deliveries per write transaction
 
 
@@ -217,21 +217,37 @@ async def _queue_zone_digests(
     return queued
 
 
-def news_key(user_id: int, items: Sequence[Activity]) -> str:
-    # One run's message to one person: the same set of activities gives the same key.
-    return f"new:{user_id}:{min(activity.id for activity in items)}:{len(items)}"
+def news_key(user_id: int, now: datetime) -> str:
+    # At most one news message per person and day: a schedule imported in bulk, worked
+    # through batch by batch, must not become a message every few minutes.
+    return f"new:{user_id}:{now:%Y-%m-%d}"
 
 
 async def queue_new_activities(
     db: Database, i18n: I18n, sender: Sender | None, *, now: datetime, quiet: QuietHours
 ) -> int:
-    """Tell subscribers about activities not announced yet, one message per person; mark
-    them announced. Returns how many messages were queued."""
+    """Tell subscribers about activities not announced yet, at most one message per person
+    and day; mark them announced. Returns how many messages were queued."""
+    queued = 0
+    while True:
+        # One write transaction per batch, so that other writers get their turn.
+        batch_queued, more = await _announce_batch(db, i18n, now=now, quiet=quiet)
+        queued += batch_queued
+        if not more:
+            break
+    if queued and sender is not None:
+        sender.notify()
+    return queued
+
+
+async def _announce_batch(
+    db: Database, i18n: I18n, *, now: datetime, quiet: QuietHours
+) -> tuple[int, bool]:
     queued = 0
     async with db.write() as conn:
         pending = await unannounced(conn, now=now, limit=ANNOUNCE_BATCH)
         if not pending:
-            return 0
+            return 0, False
         news_ids: list[int] = []
         series_told: set[int] = set()
         for row in pending:
@@ -264,7 +280,7 @@ async def queue_new_activities(
                 conn,
                 user_id=user_id,
                 kind="announcement",
-                dedup_key=news_key(user_id, items),
+                dedup_key=news_key(user_id, now),
                 text=message[0],
                 reply_markup=message[1],
                 now=now,
@@ -272,6 +288,4 @@ async def queue_new_activities(
             )
             queued += added is not None
         await mark_announced(conn, [row.activity_id for row in pending], now=now)
-    if queued and sender is not None:
-        sender.notify()
-    return queued
+    return queued, len(pending) == ANNOUNCE_BATCH

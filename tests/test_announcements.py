@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from bot.jobs import announcements_job, digest_job
 from domain.announcements import DIGEST_LATE_LIMIT, digest_week
+from handlers import announcements
 from storage.announcements import digest_recipients, set_announce_categories
 from storage.schema import activities, deliveries
 from storage.series import insert_series, materialise
@@ -207,6 +208,7 @@ async def test_new_activity_is_announced_once_to_those_whose_categories_match(bo
     assert await in_chat(no_seniors, NEWS) is None
     assert await in_chat(nothing, NEWS) is None
 
+    env.clock.advance(days=1)
     await add_activity(env, "test-quiet", in_hours=50, title="Вязание", category="crafts")
     await run_news(env)
     await run_news(env)
@@ -214,11 +216,19 @@ async def test_new_activity_is_announced_once_to_those_whose_categories_match(bo
     assert "Вязание" in crafts.text and "Для старших" not in crafts.text
     assert len(await in_chat(anyone, NEWS, 2)) == 2
     assert len(await queued(env, "announcement")) == 3, "each announced once"
+
+    # At most one news message per person and day: a third activity the same day is shown
+    # in 🗓 Activities, and marked announced without another message.
+    third_id = await add_activity(
+        env, "test-quiet", in_hours=60, title="Ещё одно", category="crafts"
+    )
+    await run_news(env)
+    assert len(await queued(env, "announcement")) == 3
     async with env.db.read() as conn:
-        marked = await conn.scalar(
-            select(activities.c.announced_at).where(activities.c.id == seniors_id)
+        marked = await conn.scalars(
+            select(activities.c.announced_at).where(activities.c.id.in_([seniors_id, third_id]))
         )
-    assert marked is not None
+        assert None not in marked.all()
 
 
 async def test_new_activities_wait_out_the_quiet_hours(bot_env):
@@ -241,8 +251,10 @@ async def test_new_activities_wait_out_the_quiet_hours(bot_env):
     assert "Ночная новость" in news.text
 
 
-async def test_a_bulk_of_20_new_activities_makes_one_message_per_person(bot_env):
+async def test_a_bulk_of_20_new_activities_makes_one_message_per_person(bot_env, monkeypatch):
     env = bot_env
+    # Batches of 6: one run works through all of them, still one message per person.
+    monkeypatch.setattr(announcements, "ANNOUNCE_BATCH", 6)
     await demo_already_announced(env)
     await add_quiet_center(env)
     today = env.clock().astimezone(YEKATERINBURG).date()
@@ -257,7 +269,7 @@ async def test_a_bulk_of_20_new_activities_makes_one_message_per_person(bot_env)
         assert news.text.startswith("🆕 New activities at your centers")
         assert "Занятие 00" in news.text and "Занятие 04" in news.text
         assert "Занятие 05" not in news.text
-        assert "…and 15 more activities" in news.text
+        assert "…and 1 more activity" in news.text, "the first batch's six; the rest: 🗓"
         assert len(news.buttons) == 6 and news.buttons[-1] == ["🗓 Activities"]
     assert len(await queued(env, "announcement")) == 3
     async with env.db.read() as conn:
