@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.activities import Status
-from storage.schema import activities, centers, deliveries, signups, users
+from domain.activities import Role, Status
+from storage.schema import activities, centers, deliveries, signups, users, volunteer_profiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +132,46 @@ async def confirm_coming(
         .values(coming_confirmed_at=now, updated_at=now)
     )
     return result.rowcount > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    signup_id: int
+    user_id: int
+    display_name: str
+    activity_id: int
+    title: str
+    starts_at: datetime
+
+
+async def unconfirmed_volunteers(
+    conn: AsyncConnection, center_id: int, *, now: datetime, lead: timedelta
+) -> list[Unconfirmed]:
+    """Volunteers of the center's shifts starting within ``lead`` who have not said "I'm
+    coming": the coordinators' list of whom to call."""
+    rows = await conn.execute(
+        select(
+            signups.c.id,
+            signups.c.user_id,
+            func.coalesce(volunteer_profiles.c.display_name, users.c.display_name),
+            activities.c.id,
+            activities.c.title,
+            activities.c.starts_at,
+        )
+        .select_from(
+            signups.join(activities, activities.c.id == signups.c.activity_id)
+            .join(users, users.c.id == signups.c.user_id)
+            .outerjoin(volunteer_profiles, volunteer_profiles.c.user_id == signups.c.user_id)
+        )
+        .where(
+            activities.c.center_id == center_id,
+            activities.c.status == "scheduled",
+            activities.c.starts_at > now,
+            activities.c.starts_at <= now + lead,
+            signups.c.role == Role.VOLUNTEER,
+            signups.c.status == Status.CONFIRMED,
+            signups.c.coming_confirmed_at.is_(None),
+        )
+        .order_by(activities.c.starts_at, signups.c.id)
+    )
+    return [Unconfirmed(*row) for row in rows]

@@ -8,12 +8,12 @@ from sqlalchemy import select
 from bot.jobs import reminders_job
 from domain.activities import Role, SignupRules, Status
 from storage.deliveries import count_by_state
-from storage.reminders import due_for_reminders, replan_for_activity
+from storage.reminders import due_for_reminders, replan_for_activity, unconfirmed_volunteers
 from storage.schema import activities, deliveries, signups
 from storage.signups import sign_up
 from storage.users import set_reminders
 from tests.activity_helpers import add_activity, subscribed_user
-from tests.helpers import eventually
+from tests.helpers import center_id_by_external, eventually
 
 YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # the demo center demo-ekb-1
 
@@ -240,3 +240,63 @@ async def test_changing_preferences_plans_again(bot_env):
     env.clock.now = starts_at - timedelta(hours=1)
     await run_job(env)
     assert await reminders_in_chat(user, 1)
+
+
+async def test_volunteers_who_have_not_said_im_coming_3_hours_before_are_listed(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    shift_id = await activity_at(
+        env, starts_at, volunteer_role="Подготовка зала", volunteer_places=3, capacity=None
+    )
+    sure = await subscribed_user(env, name="Sure")
+    unsure = await subscribed_user(env, name="Unsure")
+    ids = {}
+    for name, user in (("Sure", sure), ("Unsure", unsure)):
+        async with env.db.write() as conn:
+            outcome = await sign_up(
+                conn,
+                activity_id=shift_id,
+                user_id=user.id,
+                role=Role.VOLUNTEER,
+                party_size=1,
+                now=env.clock(),
+                rules=SignupRules(),
+            )
+        ids[name] = outcome.signup.id
+    env.clock.now = starts_at - timedelta(hours=24)
+    await run_job(env)
+    [reminder] = await reminders_in_chat(sure, 1)
+    assert reminder.text.startswith("⏰ Your shift is coming up")
+    await sure.press("✅ I'm coming", message_id=reminder.message_id)
+
+    center_id = await center_id_by_external(env, "demo-ekb-1")
+    env.clock.now = starts_at - timedelta(hours=3)
+    async with env.db.read() as conn:
+        listed = await unconfirmed_volunteers(
+            conn, center_id, now=env.clock(), lead=timedelta(hours=3)
+        )
+        earlier = await unconfirmed_volunteers(
+            conn, center_id, now=env.clock() - timedelta(minutes=1), lead=timedelta(hours=3)
+        )
+    assert [(v.signup_id, v.display_name) for v in listed] == [(ids["Unsure"], "Unsure")]
+    assert earlier == [], "not before 3 hours ahead"
+
+
+async def test_a_24h_reminder_across_kyivs_clock_change(bot_env):
+    # Sunday 29 March 2026 the clocks in Kyiv go from 03:00 to 04:00: a class at 10:00 that
+    # morning is 23 wall-clock hours after 10:00 on Saturday, and its 24 h reminder comes
+    # at 09:00 on Saturday, local time.
+    env = bot_env
+    kyiv = ZoneInfo("Europe/Kyiv")
+    starts_at = datetime(2026, 3, 29, 10, 0, tzinfo=kyiv).astimezone(UTC)
+    env.clock.now = starts_at - timedelta(days=3)
+    activity_id = await add_activity(env, "demo-kyiv-1", in_hours=72)
+    user = await subscribed_user(env, "demo-kyiv-1")
+    await join(env, user, activity_id)
+    env.clock.now = datetime(2026, 3, 28, 8, 59, tzinfo=kyiv).astimezone(UTC)
+    await run_job(env)
+    assert await queued(env) == 0
+    env.clock.now = datetime(2026, 3, 28, 9, 0, tzinfo=kyiv).astimezone(UTC)
+    await run_job(env)
+    [reminder] = await reminders_in_chat(user, 1)
+    assert "10:00" in reminder.text, "in the center's local time, after the change"
