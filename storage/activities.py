@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import ACTIVE, Role, Status
@@ -64,8 +64,22 @@ def _select() -> Any:
     return select(*_COLUMNS).select_from(_FROM)
 
 
+# Built once: every card reads its activity (building a statement costs about as much as
+# running it).
+_BY_ID = _select().where(activities.c.id == bindparam("activity_id"))
+_WAITLISTS = (
+    select(signups.c.activity_id, func.count())
+    .where(
+        signups.c.activity_id.in_(bindparam("ids", expanding=True)),
+        signups.c.role == bindparam("role"),
+        signups.c.status == Status.WAITLISTED.value,
+    )
+    .group_by(signups.c.activity_id)
+)
+
+
 async def get_activity(conn: AsyncConnection, activity_id: int) -> Activity | None:
-    row = (await conn.execute(_select().where(activities.c.id == activity_id))).first()
+    row = (await conn.execute(_BY_ID, {"activity_id": activity_id})).first()
     return Activity(*row) if row else None
 
 
@@ -114,15 +128,7 @@ async def waitlist_lengths(
     ids = list(activity_ids)
     if not ids:
         return {}
-    rows = await conn.execute(
-        select(signups.c.activity_id, func.count())
-        .where(
-            signups.c.activity_id.in_(ids),
-            signups.c.role == role,
-            signups.c.status == Status.WAITLISTED,
-        )
-        .group_by(signups.c.activity_id)
-    )
+    rows = await conn.execute(_WAITLISTS, {"ids": ids, "role": role})
     return {activity_id: count for activity_id, count in rows}
 
 

@@ -75,15 +75,21 @@ class Database:
             conn = await (await self.engine.connect()).execution_options(sqlite_begin=None)
         try:
             yield conn
-        finally:
-            await self._put_back(conn)
-
-    async def _put_back(self, conn: AsyncConnection) -> None:
-        try:
-            await conn.rollback()  # ends SQLAlchemy's transaction; SQLite had none open
         except BaseException:
-            await conn.invalidate()
+            await self._put_back(conn, failed=True)
             raise
+        await self._put_back(conn, failed=False)
+
+    async def _put_back(self, conn: AsyncConnection, *, failed: bool) -> None:
+        # No BEGIN reached SQLite, so a successful read leaves nothing to end: SQLAlchemy's
+        # own bookkeeping of the transaction it began stays open for the next read, which
+        # saves a rollback per read. After an error it is rolled back, as SQLAlchemy requires.
+        if failed:
+            try:
+                await conn.rollback()
+            except BaseException:
+                await conn.invalidate()
+                raise
         if len(self._idle_readers) < IDLE_READERS and not conn.invalidated:
             self._idle_readers.append(conn)
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,45 +59,51 @@ class Outcome:
 _SIGNUP_COLUMNS = [signups.c[name] for name in Signup.__slots__]
 
 
+# The statements of every card and every sign-up, built once (building one costs about as
+# much as running it). A constant set of statuses is written out as ORs: an IN list would
+# be expanded anew on each execution.
+_BY_ID = select(*_SIGNUP_COLUMNS).where(signups.c.id == bindparam("signup_id"))
+_OF_USER = select(*_SIGNUP_COLUMNS).where(
+    signups.c.activity_id == bindparam("activity_id"), signups.c.user_id == bindparam("user_id")
+)
+_IS_ACTIVE = or_(*(signups.c.status == status.value for status in ACTIVE))
+_ACTIVE_COUNT = (
+    select(func.count())
+    .select_from(signups.join(activities, activities.c.id == signups.c.activity_id))
+    .where(
+        signups.c.user_id == bindparam("user_id"),
+        _IS_ACTIVE,
+        activities.c.ends_at > bindparam("now", type_=activities.c.ends_at.type),
+    )
+)
+_POSITION = select(func.count()).where(
+    signups.c.activity_id == bindparam("activity_id"),
+    signups.c.role == bindparam("role"),
+    signups.c.status == Status.WAITLISTED.value,
+    signups.c.id <= bindparam("signup_id"),
+)
+
+
 async def get_signup(conn: AsyncConnection, signup_id: int) -> Signup | None:
-    row = (await conn.execute(select(*_SIGNUP_COLUMNS).where(signups.c.id == signup_id))).first()
+    row = (await conn.execute(_BY_ID, {"signup_id": signup_id})).first()
     return Signup(*row) if row else None
 
 
 async def signup_of(conn: AsyncConnection, activity_id: int, user_id: int) -> Signup | None:
-    row = (
-        await conn.execute(
-            select(*_SIGNUP_COLUMNS).where(
-                signups.c.activity_id == activity_id, signups.c.user_id == user_id
-            )
-        )
-    ).first()
+    row = (await conn.execute(_OF_USER, {"activity_id": activity_id, "user_id": user_id})).first()
     return Signup(*row) if row else None
 
 
 async def count_active(conn: AsyncConnection, user_id: int, now: datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(signups.join(activities, activities.c.id == signups.c.activity_id))
-        .where(
-            signups.c.user_id == user_id,
-            signups.c.status.in_(ACTIVE),
-            activities.c.ends_at > now,
-        )
-    )
-    return await conn.scalar(query) or 0
+    return await conn.scalar(_ACTIVE_COUNT, {"user_id": user_id, "now": now}) or 0
 
 
 async def waitlist_position(conn: AsyncConnection, signup: Signup) -> int | None:
     if signup.status != Status.WAITLISTED:
         return None
     return await conn.scalar(
-        select(func.count()).where(
-            signups.c.activity_id == signup.activity_id,
-            signups.c.role == signup.role,
-            signups.c.status == Status.WAITLISTED,
-            signups.c.id <= signup.id,
-        )
+        _POSITION,
+        {"activity_id": signup.activity_id, "role": signup.role, "signup_id": signup.id},
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.centers import CENTER_COLUMNS, Center
@@ -37,11 +37,15 @@ async def is_subscribed(conn: AsyncConnection, user_id: int, center_id: int) -> 
     return bool(await conn.scalar(query))
 
 
+# Built once: most screens start from the reader's centers.
+_SUBSCRIBED = (
+    select(*CENTER_COLUMNS)
+    .join(subscriptions, subscriptions.c.center_id == centers.c.id)
+    .where(subscriptions.c.user_id == bindparam("user_id"))
+    .order_by(subscriptions.c.created_at, centers.c.id)
+)
+
+
 async def subscribed_centers(conn: AsyncConnection, user_id: int) -> list[Center]:
-    rows = await conn.execute(
-        select(*CENTER_COLUMNS)
-        .join(subscriptions, subscriptions.c.center_id == centers.c.id)
-        .where(subscriptions.c.user_id == user_id)
-        .order_by(subscriptions.c.created_at, centers.c.id)
-    )
+    rows = await conn.execute(_SUBSCRIBED, {"user_id": user_id})
     return [Center(*row) for row in rows]

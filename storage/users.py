@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
@@ -29,9 +29,16 @@ class User:
     announce_categories: str | None  # comma-separated Category values; NULL: all
 
 
+# Built once: the bot reads the user on every update, and building a statement costs about
+# as much as running it.
+_USER = select(*(users.c[name] for name in User.__slots__)).where(
+    users.c.id == bindparam("user_id")
+)
+
+
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
-    row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
-    return User(**row._mapping) if row else None
+    row = (await conn.execute(_USER, {"user_id": user_id})).first()
+    return User(*row) if row else None
 
 
 async def save_consent(
