@@ -13,6 +13,7 @@ from storage.database import Database
 from storage.migrate import current_revision, upgrade
 from storage.nearest import NearestCenters
 from storage.schema import centers, metadata, subscriptions, users
+from storage.sqlite_driver import Checkpointer
 from storage.subscriptions import subscribe
 from storage.users import get_user, save_consent
 
@@ -210,7 +211,7 @@ async def test_checkpoints_run_off_the_event_loop(tmp_path):
         async with db.read() as conn:
             assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
         size = path.stat().st_size
-        db._checkpointer.every = 3
+        db._checkpointer = Checkpointer(str(path), every=3)  # counting from here
         for number in range(2):
             async with db.write() as conn:
                 await upsert_centers(conn, [center(f"c{number}", 55.0, 37.0)], now=NOW)
