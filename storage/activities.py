@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import ACTIVE, Role, Status
+from storage.reminders import drop_pending_reminders
 from storage.schema import activities, centers, signups
 
 
@@ -146,12 +147,15 @@ async def cancel_activity(conn: AsyncConnection, activity_id: int, *, now: datet
     )
     if changed.rowcount == 0:
         return []
-    affected = await conn.execute(
-        select(signups.c.user_id)
-        .where(and_(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE)))
-        .order_by(signups.c.id)
-    )
-    users = list(affected.scalars())
+    affected = (
+        await conn.execute(
+            select(signups.c.id, signups.c.user_id)
+            .where(and_(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE)))
+            .order_by(signups.c.id)
+        )
+    ).all()
+    users = [user_id for _signup_id, user_id in affected]
+    await drop_pending_reminders(conn, [signup_id for signup_id, _user_id in affected])
     await conn.execute(
         update(signups)
         .where(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE))

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Role, Status
@@ -175,3 +175,18 @@ async def unconfirmed_volunteers(
         .order_by(activities.c.starts_at, signups.c.id)
     )
     return [Unconfirmed(*row) for row in rows]
+
+
+async def drop_pending_reminders(conn: AsyncConnection, signup_ids: Collection[int]) -> None:
+    """Reminders of these sign-ups still waiting in the queue are not sent: the sign-up or
+    its activity was cancelled. (Keys are ``reminder:<sign-up>:...``; a range on the unique
+    key uses its index, where a LIKE would read the whole queue's history.)"""
+    for signup_id in signup_ids:
+        prefix = f"reminder:{signup_id}:"
+        await conn.execute(
+            delete(deliveries).where(
+                deliveries.c.state == "pending",
+                deliveries.c.dedup_key >= prefix,
+                deliveries.c.dedup_key < prefix[:-1] + ";",  # ";" follows ":"
+            )
+        )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.activities import ACTIVE
 from domain.recurrence import WeeklyRule, occurrences, parse_local_time, parse_weekdays
 from storage.database import dialect_insert
+from storage.reminders import replan_for_activity
 from storage.schema import activities, activity_series, centers, signups
 
 __all__ = [
@@ -181,6 +182,7 @@ async def update_activity(
     if values["capacity"] is not None:
         condition = and_(condition, activities.c.seats_taken <= values["capacity"])
     if (await conn.execute(update(activities).where(condition).values(**values))).rowcount:
+        await replan_for_activity(conn, activity_id)  # its reminders follow a new time
         return None
     current = (
         await conn.execute(

@@ -22,6 +22,7 @@ from domain.activities import (
     signup_refusal,
 )
 from storage.activities import Activity, get_activities, get_activity
+from storage.reminders import drop_pending_reminders
 from storage.schema import activities, signups, users
 
 
@@ -378,6 +379,8 @@ async def _leave(
         .where(signups.c.id == signup.id, signups.c.status == signup.status)
         .values(status=status, offer_expires_at=None, updated_at=now)
     )
+    if changed.rowcount and signup.status == Status.CONFIRMED:
+        await drop_pending_reminders(conn, [signup.id])
     if changed.rowcount == 0 or signup.status not in HOLDS_SEATS:
         return ()
     await _release(conn, signup.activity_id, Role(signup.role), signup.party_size)

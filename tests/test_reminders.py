@@ -7,10 +7,13 @@ from sqlalchemy import select
 
 from bot.jobs import reminders_job
 from domain.activities import Role, SignupRules, Status
-from storage.deliveries import count_by_state
+from domain.reminders import ReminderKind
+from handlers.reminders import reminder_key
+from storage.activities import cancel_activity
+from storage.deliveries import count_by_state, enqueue
 from storage.reminders import due_for_reminders, replan_for_activity, unconfirmed_volunteers
 from storage.schema import activities, deliveries, signups
-from storage.signups import sign_up
+from storage.signups import cancel, sign_up
 from storage.users import set_reminders
 from tests.activity_helpers import add_activity, subscribed_user
 from tests.helpers import center_id_by_external, eventually
@@ -300,3 +303,35 @@ async def test_a_24h_reminder_across_kyivs_clock_change(bot_env):
     await run_job(env)
     [reminder] = await reminders_in_chat(user, 1)
     assert "10:00" in reminder.text, "in the center's local time, after the change"
+
+
+async def test_cancelling_drops_reminders_still_in_the_queue(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    leaving = await subscribed_user(env, name="Leaving")
+    staying = await subscribed_user(env, name="Staying")
+    leaving_signup = await join(env, leaving, activity_id)
+    staying_signup = await join(env, staying, activity_id)
+    later = env.clock() + timedelta(days=30)  # held back, as the sender's queue may be
+    async with env.db.write() as conn:
+        for user, signup_id in ((leaving, leaving_signup), (staying, staying_signup)):
+            await enqueue(
+                conn,
+                user_id=user.id,
+                kind="reminder",
+                text="⏰",
+                dedup_key=reminder_key(signup_id, ReminderKind.H24, starts_at),
+                now=env.clock(),
+                not_before=later,
+            )
+        await cancel(
+            conn, signup_id=leaving_signup, user_id=leaving.id, now=env.clock(), rules=SignupRules()
+        )
+    async with env.db.read() as conn:
+        keys = list(await conn.scalars(select(deliveries.c.dedup_key)))
+    assert keys == [reminder_key(staying_signup, ReminderKind.H24, starts_at)]
+
+    async with env.db.write() as conn:
+        await cancel_activity(conn, activity_id, now=env.clock())
+    assert await queued(env) == 0
