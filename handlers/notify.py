@@ -3,7 +3,7 @@ out. Each is queued for the sender in the recipient's language, not the actor's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -13,12 +13,14 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.sender import Sender
 from domain.activities import Refusal, SignupRules, Status
 from handlers.activity_views import deadline, when
 from handlers.callbacks import SignupAction, SignupCb
 from storage.activities import Activity, get_activity
+from storage.database import Database
 from storage.deliveries import enqueue
-from storage.signups import Promotion, Signup, decline_offer
+from storage.signups import Outcome, Promotion, Signup, decline_offer
 from storage.users import User, get_user
 
 
@@ -35,6 +37,29 @@ def refusal_text(refusal: Refusal) -> str:
         ),
         Refusal.EXPIRED: _("This offer has run out; the place went to the next in line."),
     }[refusal]
+
+
+SignupChange = Callable[..., Awaitable[Outcome]]
+
+
+async def change_signup_and_tell(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    change: SignupChange,
+    *,
+    signup_id: int,
+    user_id: int,
+    now: datetime,
+    rules: SignupRules,
+) -> Outcome:
+    """Cancel, accept or decline (``change``), and queue the news of the seats it freed in
+    the same transaction; then tell the sender."""
+    async with db.write() as conn:
+        outcome = await change(conn, signup_id=signup_id, user_id=user_id, now=now, rules=rules)
+        await queue_promotions(conn, i18n, outcome.promotions, rules=rules, now=now)
+    sender.notify()
+    return outcome
 
 
 async def queue_promotions(

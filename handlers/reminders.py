@@ -31,7 +31,7 @@ from domain.reminders import (
 )
 from handlers.activity_views import when
 from handlers.callbacks import ReminderAction, ReminderCb
-from handlers.notify import queue_promotions, refusal_text
+from handlers.notify import change_signup_and_tell, refusal_text
 from handlers.ui import show_in_place, shown_text
 from storage.activities import Activity, get_activities, get_activity
 from storage.database import Database
@@ -205,14 +205,16 @@ async def cannot_come(
     if account is None:
         await query.answer(refusal_text(Refusal.NOT_FOUND))
         return
-    now = clock()
-    rules = settings.signup_rules()
-    async with db.write() as conn:
-        outcome = await cancel(
-            conn, signup_id=callback_data.signup_id, user_id=account.id, now=now, rules=rules
-        )
-        await queue_promotions(conn, i18n, outcome.promotions, rules=rules, now=now)
-    sender.notify()
+    outcome = await change_signup_and_tell(
+        db,
+        i18n,
+        sender,
+        cancel,
+        signup_id=callback_data.signup_id,
+        user_id=account.id,
+        now=clock(),
+        rules=settings.signup_rules(),
+    )
     if outcome.refusal is Refusal.ALREADY:
         await query.answer(_("This sign-up is already cancelled."))
         await show_in_place(query, shown_text(query), None)

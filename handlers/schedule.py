@@ -33,7 +33,7 @@ from handlers.callbacks import (
     SignupCb,
 )
 from handlers.consent import is_consented
-from handlers.notify import queue_promotions, refusal_text
+from handlers.notify import change_signup_and_tell, refusal_text
 from handlers.ui import SCHEDULE, MenuButton, show_in_place, shown_text
 from handlers.views import shorten
 from storage.database import Database
@@ -180,13 +180,16 @@ async def change_signup(
         SignupAction.DECLINE: decline_offer,
     }[callback_data.action]
     now = clock()
-    rules = settings.signup_rules()
-    async with db.write() as conn:
-        outcome = await action(
-            conn, signup_id=callback_data.signup_id, user_id=account.id, now=now, rules=rules
-        )
-        await queue_promotions(conn, i18n, outcome.promotions, rules=rules, now=now)
-    sender.notify()
+    outcome = await change_signup_and_tell(
+        db,
+        i18n,
+        sender,
+        action,
+        signup_id=callback_data.signup_id,
+        user_id=account.id,
+        now=now,
+        rules=settings.signup_rules(),
+    )
     if outcome.refusal is not None:
         await query.answer(_refused_change(outcome), show_alert=True)
     else:
