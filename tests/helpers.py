@@ -65,3 +65,17 @@ async def pushed(user, *fragments):
         return last if last and all(f in (last.text or "") for f in fragments) else None
 
     return await eventually(arrived)
+
+
+async def nothing_in_chat(env, user, prefix: str) -> bool:
+    """True when no message from the bot starting with ``prefix`` reached the user, checked
+    once the sender has sent everything that is due (so a message still on its way counts)."""
+    from storage.deliveries import SENDING, count_by_state, has_due
+
+    async def drained():
+        async with env.db.read() as conn:
+            busy = (await count_by_state(conn)).get(SENDING, 0)
+            return not busy and not await has_due(conn, now=env.clock())
+
+    assert await eventually(drained), "the sender did not finish"
+    return not [m for m in await user.messages() if (m.text or "").startswith(prefix)]

@@ -13,7 +13,7 @@ from storage.announcements import digest_recipients, set_announce_categories
 from storage.schema import activities, deliveries
 from storage.series import insert_series, materialise
 from tests.activity_helpers import add_activity, add_quiet_center, subscribed_user
-from tests.helpers import center_id_by_external, eventually
+from tests.helpers import center_id_by_external, eventually, nothing_in_chat
 
 YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # demo-ekb-1; UTC+5 all year
 KYIV = ZoneInfo("Europe/Kyiv")  # demo-kyiv-1; summer time from the last Sunday of March
@@ -120,8 +120,8 @@ async def test_digest_arrives_monday_10_00_in_yekaterinburg_once_and_only_when_w
         env.clock.now = at_local(monday, time(10, 0), YEKATERINBURG) + later
         await run_digest(env)
     assert len(await queued(env, "digest")) == 1, "one digest per person, center and week"
-    assert await in_chat(opted_out, DIGEST) is None
-    assert await in_chat(nothing_on, DIGEST) is None, "a center with nothing on sends none"
+    assert await nothing_in_chat(env, opted_out, DIGEST)
+    assert await nothing_in_chat(env, nothing_on, DIGEST), "a center with nothing on sends none"
 
 
 async def test_digest_in_kyiv_follows_the_clock_change(bot_env):
@@ -168,7 +168,7 @@ async def test_digest_after_downtime_waits_for_morning_and_one_over_a_day_late_i
     await run_digest(env)
     [row] = await queued(env, "digest")
     assert row.next_attempt_at == at_local(monday + timedelta(days=1), time(8), YEKATERINBURG)
-    assert await in_chat(reader, DIGEST) is None
+    assert await nothing_in_chat(env, reader, DIGEST)
     env.clock.now = row.next_attempt_at
     env.dispatcher["sender"].notify()
     [digest] = await in_chat(reader, DIGEST)
@@ -205,8 +205,8 @@ async def test_new_activity_is_announced_once_to_those_whose_categories_match(bo
     [[open_button]] = news.buttons
     [card] = await anyone.press(open_button, message_id=news.message_id)
     assert card.text.startswith("Для старших")
-    assert await in_chat(no_seniors, NEWS) is None
-    assert await in_chat(nothing, NEWS) is None
+    assert await nothing_in_chat(env, no_seniors, NEWS)
+    assert await nothing_in_chat(env, nothing, NEWS)
 
     env.clock.advance(days=1)
     await add_activity(env, "test-quiet", in_hours=50, title="Вязание", category="crafts")
@@ -244,7 +244,7 @@ async def test_new_activities_wait_out_the_quiet_hours(bot_env):
     [row] = await queued(env, "announcement")
     morning = at_local(today + timedelta(days=1), time(8), YEKATERINBURG)
     assert row.next_attempt_at == morning
-    assert await in_chat(owl, NEWS) is None
+    assert await nothing_in_chat(env, owl, NEWS)
     env.clock.now = morning
     env.dispatcher["sender"].notify()
     [news] = await in_chat(owl, NEWS)
