@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Role, Status
@@ -38,6 +38,17 @@ NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int) -> list[Upcoming]:
     """Confirmed sign-ups of people who have not blocked the bot, for scheduled activities
     that have not started, whose reminders are due or not yet planned."""
+    # Two range reads of ix_signups_status_reminder_due_at, one per case: written as one
+    # "IS NULL OR <= now", SQLite can use only the index's status column and walks every
+    # confirmed sign-up each minute (0.2 s at a million, on the event loop).
+    due = union_all(
+        select(signups.c.id).where(
+            signups.c.status == Status.CONFIRMED, signups.c.reminder_due_at.is_(None)
+        ),
+        select(signups.c.id).where(
+            signups.c.status == Status.CONFIRMED, signups.c.reminder_due_at <= now
+        ),
+    )
     rows = await conn.execute(
         select(
             signups.c.id,
@@ -56,8 +67,7 @@ async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int)
             .join(users, users.c.id == signups.c.user_id)
         )
         .where(
-            signups.c.status == Status.CONFIRMED,
-            or_(signups.c.reminder_due_at.is_(None), signups.c.reminder_due_at <= now),
+            signups.c.id.in_(due),
             activities.c.status == "scheduled",
             activities.c.starts_at > now,
             users.c.blocked.is_(False),
