@@ -42,6 +42,7 @@ from storage.reminders import (
     confirm_coming,
     due_for_reminders,
     queued_keys,
+    retire_past_reminders,
     set_reminder_due,
     still_confirmed,
 )
@@ -64,6 +65,8 @@ async def queue_due_reminders(
     """Queue every reminder that is due now and plan when each sign-up next needs the job;
     how many reminders were queued."""
     queued = 0
+    async with db.write() as conn:
+        await retire_past_reminders(conn, now=now)
     while True:
         async with db.read() as conn:
             batch = await due_for_reminders(conn, now=now, limit=BATCH)

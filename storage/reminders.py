@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, union_all, update
+from sqlalchemy import bindparam, delete, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Role, Status
@@ -76,6 +76,25 @@ async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int)
         .limit(limit)
     )
     return [Upcoming(*row) for row in rows]
+
+
+async def retire_past_reminders(conn: AsyncConnection, *, now: datetime) -> int:
+    """Sign-ups whose reminder time came but whose activity has started or was cancelled
+    (the bot was down, or a reminder waited on someone who had blocked it) will never be
+    reminded: mark them ``NEVER``, so that the job stops reading them every minute."""
+    over = select(activities.c.id).where(
+        or_(activities.c.starts_at <= now, activities.c.status != "scheduled")
+    )
+    result = await conn.execute(
+        update(signups)
+        .where(
+            signups.c.status == Status.CONFIRMED,
+            signups.c.reminder_due_at <= now,
+            signups.c.activity_id.in_(over),
+        )
+        .values(reminder_due_at=NEVER)
+    )
+    return result.rowcount
 
 
 async def set_reminder_due(conn: AsyncConnection, due: Mapping[int, datetime]) -> None:

@@ -11,7 +11,12 @@ from domain.reminders import ReminderKind
 from handlers.reminders import reminder_key
 from storage.activities import cancel_activity
 from storage.deliveries import count_by_state, enqueue
-from storage.reminders import due_for_reminders, replan_for_activity, unconfirmed_volunteers
+from storage.reminders import (
+    NEVER,
+    due_for_reminders,
+    replan_for_activity,
+    unconfirmed_volunteers,
+)
 from storage.schema import activities, deliveries, signups
 from storage.signups import cancel, sign_up
 from storage.users import set_reminders
@@ -334,3 +339,18 @@ async def test_cancelling_drops_reminders_still_in_the_queue(bot_env):
     async with env.db.write() as conn:
         await cancel_activity(conn, activity_id, now=env.clock())
     assert await queued(env) == 0
+
+
+async def test_a_reminder_whose_activity_started_meanwhile_is_retired(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    await join(env, user, activity_id)
+    await run_job(env)  # planned: 24 h before
+    env.clock.now = starts_at + timedelta(hours=1)  # the bot was down across it all
+    await run_job(env)
+    assert await queued(env) == 0
+    async with env.db.read() as conn:
+        due_at = await conn.scalar(select(signups.c.reminder_due_at))
+    assert due_at == NEVER, "not read again every minute"
