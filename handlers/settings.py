@@ -226,6 +226,7 @@ async def show_help(message: Message) -> None:
             "/start: start again\n"
             "/schedule: my sign-ups\n"
             "/language: change the language\n"
+            "/reminders: reminders before activities\n"
             "/privacy: what is stored and why\n"
             "/mydata: download everything stored about you\n"
             "/forget: delete everything stored about you"
