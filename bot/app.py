@@ -150,10 +150,11 @@ async def on_startup(
             scheduler.start()
 
     async def stand_by() -> None:
-        scheduler.pause()
+        if scheduler.running:
+            scheduler.pause()
         await sender.stop()
 
-    leadership = Leadership(db, on_gain=lead, on_lose=stand_by)
+    leadership = Leadership(db, on_gain=lead, on_lose=stand_by, ttl=settings.worker_lease_seconds)
     await leadership.start()
     dispatcher["sender"] = sender  # handlers tell it of what they queue, leading or not
     dispatcher["leadership"] = leadership

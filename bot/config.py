@@ -65,6 +65,9 @@ class Settings(DatabaseSettings):
     # Quiet hours in each center's time zone: only reminders that cannot wait go out then.
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)
+    # How long the process that sends and runs the jobs keeps that role without renewing it:
+    # after a crash another process takes over this much later.
+    worker_lease_seconds: float = Field(default=30.0, ge=1, le=600)
     # The weekly digest goes out on this ISO weekday (1 = Monday) at this time, in each
     # center's time zone.
     digest_weekday: int = Field(default=DIGEST_WEEKDAY, ge=1, le=7)

@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from storage.database import Database
-from storage.leases import acquire, release
+from storage.leases import acquire
+from storage.leases import release as release_lease
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Leadership:
         self.ttl = timedelta(seconds=ttl)
         self.owner = owner or process_name()
         self.leader = False
+        self._valid_until = datetime.min.replace(tzinfo=UTC)
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
@@ -68,30 +70,51 @@ class Leadership:
 
     async def check(self) -> bool:
         """Take or renew the lease, and act on a change; whether this process leads now."""
+        now = self._clock()
         try:
             async with self.db.write() as conn:
-                held = await acquire(conn, LEASE, self.owner, now=self._clock(), ttl=self.ttl)
+                held = await acquire(conn, LEASE, self.owner, now=now, ttl=self.ttl)
         except Exception:
-            # The database is unreachable: after ttl another process may take over, so stop
-            # sending before then rather than risk two senders.
             logger.exception("could not renew the worker lease")
-            held = False
+            # Another process may take the lease once it runs out: stop sending before then.
+            held = self.leader and now < self._valid_until - self.ttl / 3
+        else:
+            if held:
+                self._valid_until = now + self.ttl
         if held and not self.leader:
             self.leader = True
             logger.info("this process now sends messages and runs the scheduled jobs")
-            await self.on_gain()
+            try:
+                await self.on_gain()
+            except Exception:
+                logger.exception("could not start sending; giving the worker lease back")
+                await self._step_down(release=True)
         elif not held and self.leader:
-            self.leader = False
             logger.warning("the worker lease went to another process; standing by")
-            await self.on_lose()
-        elif not held and not self.leader:
-            logger.debug("another process holds the worker lease")
+            await self._step_down(release=False)
         return self.leader
+
+    async def _step_down(self, *, release: bool) -> None:
+        self.leader = False
+        self._valid_until = datetime.min.replace(tzinfo=UTC)
+        try:
+            await self.on_lose()
+        except Exception:
+            logger.exception("could not stop sending cleanly")
+        if release:
+            try:
+                async with self.db.write() as conn:
+                    await release_lease(conn, LEASE, self.owner)
+            except Exception:
+                logger.exception("could not give the worker lease back; it runs out by itself")
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.ttl.total_seconds() / 3)
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # the loop must outlive any one failure
+                logger.exception("worker lease check failed")
 
     async def stop(self) -> None:
         """Stop trying; if leading, stop the work and give the lease back at once."""
@@ -100,7 +123,4 @@ class Leadership:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self.leader:
-            self.leader = False
-            await self.on_lose()
-            async with self.db.write() as conn:
-                await release(conn, LEASE, self.owner)
+            await self._step_down(release=True)

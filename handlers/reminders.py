@@ -18,6 +18,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Settings
 from bot.sender import Sender
@@ -44,14 +45,14 @@ from storage.reminders import (
     queued_keys,
     retire_past_reminders,
     set_reminder_due,
-    still_confirmed,
 )
 from storage.signups import cancel, get_signup
 from storage.users import User
 
 router = Router(name=__name__)
 
-BATCH = 1000
+# Sign-ups per write transaction: statements run on the event loop, so a batch is short.
+BATCH = 200
 
 
 def reminder_key(signup_id: int, kind: ReminderKind, starts_at: datetime) -> str:
@@ -68,11 +69,11 @@ async def queue_due_reminders(
     async with db.write() as conn:
         await retire_past_reminders(conn, now=now)
     while True:
-        async with db.read() as conn:
+        # Read, plan and record in one write transaction: a preference or a start time that
+        # another process changes meanwhile is then planned again, not overwritten.
+        async with db.write() as conn:
             batch = await due_for_reminders(conn, now=now, limit=BATCH)
-        if not batch:
-            break
-        queued += await _remind(db, i18n, batch, now=now, quiet=quiet)
+            queued += await _remind(conn, i18n, batch, now=now, quiet=quiet)
         if len(batch) < BATCH:
             break
     if queued and sender is not None:
@@ -81,7 +82,12 @@ async def queue_due_reminders(
 
 
 async def _remind(
-    db: Database, i18n: I18n, batch: list[Upcoming], *, now: datetime, quiet: QuietHours
+    conn: AsyncConnection,
+    i18n: I18n,
+    batch: list[Upcoming],
+    *,
+    now: datetime,
+    quiet: QuietHours,
 ) -> int:
     next_due: dict[int, datetime] = {}
     due: dict[str, Upcoming] = {}
@@ -99,33 +105,29 @@ async def _remind(
         if ready and still_worth_sending(item.starts_at, now):
             # After downtime several may be overdue: the latest says it best.
             due[reminder_key(item.signup_id, ready[-1].kind, item.starts_at)] = item
-    async with db.read() as conn:
-        already = await queued_keys(conn, due)
-        wanted = list({item.activity_id for key, item in due.items() if key not in already})
-        activities = {activity.id: activity for activity in await get_activities(conn, wanted)}
+    already = await queued_keys(conn, due)
+    wanted = list({item.activity_id for key, item in due.items() if key not in already})
+    activities = {activity.id: activity for activity in await get_activities(conn, wanted)}
     queued = 0
-    async with db.write() as conn:
-        # Read a moment ago: someone may have cancelled since.
-        confirmed = await still_confirmed(conn, [item.signup_id for item in due.values()])
-        for key, item in due.items():
-            activity = activities.get(item.activity_id)
-            if key in already or activity is None or item.signup_id not in confirmed:
-                continue
-            with i18n.context(), i18n.use_locale(item.language):
-                text, keyboard = reminder_message(
-                    activity, item.signup_id, Role(item.role), item.language
-                )
-            added = await enqueue(
-                conn,
-                user_id=item.user_id,
-                kind="reminder",
-                dedup_key=key,
-                text=text,
-                reply_markup=keyboard,
-                now=now,
+    for key, item in due.items():
+        activity = activities.get(item.activity_id)
+        if key in already or activity is None:
+            continue
+        with i18n.context(), i18n.use_locale(item.language):
+            text, keyboard = reminder_message(
+                activity, item.signup_id, Role(item.role), item.language
             )
-            queued += added is not None
-        await set_reminder_due(conn, next_due)
+        added = await enqueue(
+            conn,
+            user_id=item.user_id,
+            kind="reminder",
+            dedup_key=key,
+            text=text,
+            reply_markup=keyboard,
+            now=now,
+        )
+        queued += added is not None
+    await set_reminder_due(conn, next_due)
     return queued
 
 

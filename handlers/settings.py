@@ -24,8 +24,8 @@ from bot.commands import commands_for
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.middlewares import LOCALE_KEY
 from domain.reminders import (
-    DEFAULT_QUIET,
     MORNING_AT,
+    QuietHours,
     ReminderKind,
     format_reminders,
     parse_reminders,
@@ -71,7 +71,7 @@ def reminder_label(kind: ReminderKind) -> str:
     return _(REMINDER_LABELS[kind]).format(time=_clock(MORNING_AT))
 
 
-def reminders_text(kinds: AbstractSet[ReminderKind]) -> str:
+def reminders_text(kinds: AbstractSet[ReminderKind], quiet: QuietHours) -> str:
     if kinds:
         chosen = "\n".join(f"• {reminder_label(kind)}" for kind in REMINDER_LABELS if kind in kinds)
         status = _("I remind you before your activities and volunteer shifts:\n{chosen}").format(
@@ -79,15 +79,19 @@ def reminders_text(kinds: AbstractSet[ReminderKind]) -> str:
         )
     else:
         status = _("Off: I do not remind you before your activities and volunteer shifts.")
-    # The quiet hours are the defaults of domain.reminders, shown from there so the text
-    # cannot drift from what the sender does.
-    rules = _(
-        "Times are the center's local time. At night ({start}–{end}) a reminder waits until "
-        "{end}, unless the activity or shift starts before then."
-    ).format(start=_clock(DEFAULT_QUIET.start), end=_clock(DEFAULT_QUIET.end))
-    return "\n\n".join(
-        [_("<b>Reminders</b>"), status, rules, _("Tap a button to turn a reminder on or off.")]
-    )
+    # The quiet hours the jobs use (QUIET_HOURS_*), so the text cannot drift from them.
+    parts = [_("<b>Reminders</b>"), status]
+    if quiet.start != quiet.end:
+        parts.append(
+            _(
+                "Times are the center's local time. At night ({start}–{end}) a reminder waits "
+                "until {end}, unless the activity or shift starts before then."
+            ).format(start=_clock(quiet.start), end=_clock(quiet.end))
+        )
+    else:
+        parts.append(_("Times are the center's local time."))
+    parts.append(_("Tap a button to turn a reminder on or off."))
+    return "\n\n".join(parts)
 
 
 def reminders_keyboard(kinds: AbstractSet[ReminderKind]) -> InlineKeyboardMarkup:
@@ -118,10 +122,11 @@ async def send_language_choice(message: Message, i18n: I18n) -> None:
     )
 
 
-async def send_reminders_choice(message: Message, account: User | None) -> None:
+async def send_reminders_choice(message: Message, account: User | None, settings: Settings) -> None:
     # Someone without consent sees the defaults: pressing a button asks for consent first.
     kinds = parse_reminders(account.reminders if account is not None else None)
-    await message.answer(reminders_text(kinds), reply_markup=reminders_keyboard(kinds))
+    text = reminders_text(kinds, settings.quiet_hours())
+    await message.answer(text, reply_markup=reminders_keyboard(kinds))
 
 
 @router.message(Command("settings"))
@@ -131,7 +136,7 @@ async def show_settings(
 ) -> None:
     # Separate messages: choosing a language takes its buttons away, the others' stay.
     await send_language_choice(message, i18n)
-    await send_reminders_choice(message, account)
+    await send_reminders_choice(message, account, settings)
     await send_news_choice(message, account, settings, i18n.current_locale)
 
 
@@ -141,8 +146,8 @@ async def choose_language(message: Message, i18n: I18n) -> None:
 
 
 @router.message(Command("reminders"))
-async def choose_reminders(message: Message, account: User | None) -> None:
-    await send_reminders_choice(message, account)
+async def choose_reminders(message: Message, account: User | None, settings: Settings) -> None:
+    await send_reminders_choice(message, account, settings)
 
 
 @router.callback_query(RemindersCb.filter())
@@ -173,7 +178,8 @@ async def set_reminders_choice(
             )
         await set_reminders(conn, account.id, format_reminders(kinds))
     await query.answer(confirmation)
-    await show_in_place(query, reminders_text(kinds), reminders_keyboard(kinds))
+    text = reminders_text(kinds, settings.quiet_hours())
+    await show_in_place(query, text, reminders_keyboard(kinds))
 
 
 @router.callback_query(LanguageCb.filter())

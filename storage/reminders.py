@@ -79,22 +79,22 @@ async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int)
 
 
 async def retire_past_reminders(conn: AsyncConnection, *, now: datetime) -> int:
-    """Sign-ups whose reminder time came but whose activity has started or was cancelled
-    (the bot was down, or a reminder waited on someone who had blocked it) will never be
-    reminded: mark them ``NEVER``, so that the job stops reading them every minute."""
+    """Sign-ups that are due or unplanned but whose activity has started or was cancelled
+    (the bot was down, the user had blocked it, or the sign-up is older than planning) will
+    never be reminded: mark them ``NEVER``, so that the job stops reading them every minute.
+    One statement per index range, as in :func:`due_for_reminders`."""
     over = select(activities.c.id).where(
         or_(activities.c.starts_at <= now, activities.c.status != "scheduled")
     )
-    result = await conn.execute(
-        update(signups)
-        .where(
-            signups.c.status == Status.CONFIRMED,
-            signups.c.reminder_due_at <= now,
-            signups.c.activity_id.in_(over),
+    retired = 0
+    for waiting in (signups.c.reminder_due_at.is_(None), signups.c.reminder_due_at <= now):
+        result = await conn.execute(
+            update(signups)
+            .where(signups.c.status == Status.CONFIRMED, waiting, signups.c.activity_id.in_(over))
+            .values(reminder_due_at=NEVER)
         )
-        .values(reminder_due_at=NEVER)
-    )
-    return result.rowcount
+        retired += result.rowcount
+    return retired
 
 
 async def set_reminder_due(conn: AsyncConnection, due: Mapping[int, datetime]) -> None:
@@ -122,15 +122,6 @@ async def replan_for_activity(conn: AsyncConnection, activity_id: int) -> None:
     await conn.execute(
         update(signups).where(signups.c.activity_id == activity_id).values(reminder_due_at=None)
     )
-
-
-async def still_confirmed(conn: AsyncConnection, signup_ids: Collection[int]) -> set[int]:
-    rows = await conn.execute(
-        select(signups.c.id).where(
-            signups.c.id.in_(list(signup_ids)), signups.c.status == Status.CONFIRMED
-        )
-    )
-    return set(rows.scalars())
 
 
 async def queued_keys(conn: AsyncConnection, keys: Collection[str]) -> set[str]:
@@ -207,15 +198,19 @@ async def unconfirmed_volunteers(
 
 
 async def drop_pending_reminders(conn: AsyncConnection, signup_ids: Collection[int]) -> None:
-    """Reminders of these sign-ups still waiting in the queue are not sent: the sign-up or
-    its activity was cancelled. (Keys are ``reminder:<sign-up>:...``; a range on the unique
-    key uses its index, where a LIKE would read the whole queue's history.)"""
+    """Reminders of these sign-ups still waiting in the queue are not sent: the sign-up was
+    cancelled, or its activity cancelled or moved. Pending rows are few, and the state index
+    finds them; the key's prefix (digits and colons only) picks this sign-up's."""
     for signup_id in signup_ids:
-        prefix = f"reminder:{signup_id}:"
         await conn.execute(
             delete(deliveries).where(
                 deliveries.c.state == "pending",
-                deliveries.c.dedup_key >= prefix,
-                deliveries.c.dedup_key < prefix[:-1] + ";",  # ";" follows ":"
+                deliveries.c.kind == "reminder",
+                deliveries.c.dedup_key.startswith(f"reminder:{signup_id}:"),
             )
         )
+
+
+async def drop_pending_reminders_of_activity(conn: AsyncConnection, activity_id: int) -> None:
+    found = await conn.execute(select(signups.c.id).where(signups.c.activity_id == activity_id))
+    await drop_pending_reminders(conn, list(found.scalars()))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.activities import ACTIVE
 from domain.recurrence import WeeklyRule, occurrences, parse_local_time, parse_weekdays
 from storage.database import dialect_insert
-from storage.reminders import replan_for_activity
+from storage.reminders import drop_pending_reminders_of_activity, replan_for_activity
 from storage.schema import activities, activity_series, centers, signups
 
 __all__ = [
@@ -181,8 +181,12 @@ async def update_activity(
     )
     if values["capacity"] is not None:
         condition = and_(condition, activities.c.seats_taken <= values["capacity"])
+    before = await conn.scalar(select(activities.c.starts_at).where(activities.c.id == activity_id))
     if (await conn.execute(update(activities).where(condition).values(**values))).rowcount:
-        await replan_for_activity(conn, activity_id)  # its reminders follow a new time
+        if values.get("starts_at", before) != before:
+            # Reminders follow the new time; any still queued would give the old one.
+            await drop_pending_reminders_of_activity(conn, activity_id)
+            await replan_for_activity(conn, activity_id)
         return None
     current = (
         await conn.execute(

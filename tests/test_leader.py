@@ -69,3 +69,42 @@ async def test_a_dead_leader_is_replaced_once_its_lease_runs_out(two_processes):
     # a comes back (a long pause, not a death): it finds the lease taken and stands by.
     assert await a.check() is False
     assert log == ["a leads", "b leads", "a stands by"]
+
+
+async def test_a_failed_start_gives_the_lease_back_and_the_next_check_tries_again(two_processes):
+    clock, log = Clock(), []
+    attempts = []
+
+    async def gain() -> None:
+        attempts.append(clock.now)
+        if len(attempts) == 1:
+            raise RuntimeError("database is locked")  # e.g. recovering the sender's rows
+        log.append("leads")
+
+    async def lose() -> None:
+        log.append("stands by")
+
+    a = Leadership(two_processes[0], on_gain=gain, on_lose=lose, ttl=30, owner="a", clock=clock)
+    assert await a.check() is False
+    async with two_processes[0].read() as conn:
+        assert await holder(conn, LEASE) is None, "given back at once"
+    assert await a.check() is True
+    assert log == ["stands by", "leads"]
+
+
+async def test_a_leader_that_cannot_reach_the_database_stands_by_before_its_lease_runs_out(
+    two_processes, monkeypatch
+):
+    clock, log = Clock(), []
+    a = leadership(two_processes[0], "a", clock, log)
+    assert await a.check() is True
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(two_processes[0], "write", broken)
+    clock.now += timedelta(seconds=10)
+    assert await a.check() is True, "still 20 s left: keep going"
+    clock.now += timedelta(seconds=10)
+    assert await a.check() is False, "10 s left: stop before another may take over"
+    assert log == ["a leads", "a stands by"]

@@ -18,6 +18,7 @@ from storage.reminders import (
     unconfirmed_volunteers,
 )
 from storage.schema import activities, deliveries, signups
+from storage.series import update_activity
 from storage.signups import cancel, sign_up
 from storage.users import set_reminders
 from tests.activity_helpers import add_activity, subscribed_user
@@ -354,3 +355,40 @@ async def test_a_reminder_whose_activity_started_meanwhile_is_retired(bot_env):
     async with env.db.read() as conn:
         due_at = await conn.scalar(select(signups.c.reminder_due_at))
     assert due_at == NEVER, "not read again every minute"
+
+
+async def test_an_activity_moved_by_an_import_drops_the_queued_reminder_of_the_old_time(bot_env):
+    env = bot_env
+    starts_at = local_day_at(env, 3, time(14, 0))
+    activity_id = await activity_at(env, starts_at)
+    user = await subscribed_user(env)
+    signup_id = await join(env, user, activity_id)
+    old_key = reminder_key(signup_id, ReminderKind.H24, starts_at)
+    moved = starts_at + timedelta(hours=3)
+    async with env.db.write() as conn:
+        await enqueue(
+            conn,
+            user_id=user.id,
+            kind="reminder",
+            text="⏰ 14:00",
+            dedup_key=old_key,
+            now=env.clock(),
+            not_before=env.clock() + timedelta(days=30),  # still waiting in the queue
+        )
+        refusal = await update_activity(
+            conn,
+            activity_id,
+            {
+                "starts_at": moved,
+                "ends_at": moved + timedelta(hours=2),
+                "capacity": 10,
+                "volunteer_places": 0,
+            },
+            now=env.clock(),
+        )
+    assert refusal is None
+    assert await queued(env) == 0, "the reminder with the old time is gone"
+    env.clock.now = moved - timedelta(hours=24)
+    await run_job(env)
+    [reminder] = await reminders_in_chat(user, 1)
+    assert "17:00" in reminder.text
