@@ -143,13 +143,19 @@ def create_scheduler(
         misfire_grace_time=60,
         **common,
     )
-    # Every few minutes is on time for a digest, news and a thank-you an hour after the end;
-    # a run missed while the bot was down is made up by the next one.
-    for job, job_id in (
-        (digest_job, "digest"),
-        (announcements_job, "announcements"),
-        (ratings_job, "ratings"),
-    ):
+    # News of new activities once a day (10:00 in Moscow): everything added since the last
+    # run in one message per person, never more. Quiet hours hold it where it is night.
+    scheduler.add_job(
+        announcements_job,
+        CronTrigger(hour=7, minute=0, timezone=UTC),
+        id="announcements",
+        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+        misfire_grace_time=12 * 3600,
+        **common,
+    )
+    # Every few minutes is on time for a digest and a thank-you an hour after the end; a run
+    # missed while the bot was down is made up by the next one.
+    for job, job_id in ((digest_job, "digest"), (ratings_job, "ratings")):
         scheduler.add_job(
             job,
             IntervalTrigger(minutes=5),

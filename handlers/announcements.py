@@ -1,6 +1,7 @@
 """The weekly digest and new-activity announcements, queued for the sender.
 
-Both run every few minutes and keep nothing between runs:
+The digest job runs every few minutes, the news job once a day; neither keeps anything
+between runs:
 
 - The digest. Each run asks, per time zone of the centers (a handful, however many centers),
   whether this local week's digest is due (``domain.announcements.digest_week``: from its
@@ -11,7 +12,10 @@ Both run every few minutes and keep nothing between runs:
   one message per person, queued and marked announced in one write transaction: a crash
   before the commit leaves everything to the next run, one after it has nothing left to do.
   A weekly series is news once, when its first occurrence appears; the occurrences the daily
-  job adds later are marked without a message.
+  job adds later are marked without a message. The key ``new:<user>:<day>`` holds a person to
+  one message a day; an import so large that one run takes it in several batches tells each
+  person of the first batch only, and the rest is marked announced all the same (it is in
+  🗓 Activities and, for this week, in the digest).
 
 Neither is urgent: both wait out the quiet hours of the center's zone.
 """
@@ -52,9 +56,8 @@ from storage.deliveries import enqueue
 DIGEST_MAX_ITEMS: Final = 20
 # A new-activities message lists this many; a bulk import adds "and N more".
 ANNOUNCE_SHOWN: Final = 5
-# Unannounced activities handled per run: one write transaction stays short, and a bigger
-# import is announced over the next runs.
-ANNOUNCE_BATCH: Final = 5000  # activities per write transaction
+# Unannounced activities per write transaction; a run works through all of them.
+ANNOUNCE_BATCH: Final = 5000
 _ENQUEUE_BATCH: Final = 500  # deliveries per write transaction
 
 
