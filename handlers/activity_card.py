@@ -20,10 +20,10 @@ from bot.config import Settings
 from domain.activities import ACTIVE, Refusal, Role, Status
 from handlers.activity_views import activity_card
 from handlers.calendar_files import activity_calendar
-from handlers.callbacks import ActivityAction, ActivityCb, SignupAction, SignupCb
+from handlers.callbacks import ActivityAction, ActivityCb, SignupAction
 from handlers.consent import ask_for_consent, is_consented
 from handlers.notify import refusal_text
-from handlers.ui import show_in_place, shown_text
+from handlers.ui import show_in_place, shown_text, signup_button
 from storage.activities import get_activity, waitlist_lengths
 from storage.database import Database
 from storage.signups import sign_up, signup_of, waitlist_position
@@ -78,12 +78,12 @@ async def render_card(
     if signup is not None and signup.status == Status.OFFERED:
         rows.append(
             [
-                _signup_button(_("✅ I will come"), SignupAction.ACCEPT, signup.id),
-                _signup_button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
+                signup_button(_("✅ I will come"), SignupAction.ACCEPT, signup.id),
+                signup_button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
             ]
         )
     elif signup is not None and open_for_signup:
-        rows.append([_signup_button(_("❌ Cancel my sign-up"), SignupAction.ASK_CANCEL, signup.id)])
+        rows.append([signup_button(_("❌ Cancel my sign-up"), SignupAction.ASK_CANCEL, signup.id)])
     elif open_for_signup and activity.takes(role):
         join = _("🙋 Sign up as a volunteer") if volunteer else _("✅ Sign up")
         rows.append([_activity_button(join, ActivityAction.JOIN, activity_id, volunteer)])
@@ -101,12 +101,6 @@ def _activity_button(
 ) -> InlineKeyboardButton:
     callback = ActivityCb(action=action, activity_id=activity_id, volunteer=volunteer, party=party)
     return InlineKeyboardButton(text=text, callback_data=callback.pack())
-
-
-def _signup_button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=text, callback_data=SignupCb(action=action, signup_id=signup_id).pack()
-    )
 
 
 @router.callback_query(ActivityCb.filter(F.action == ActivityAction.OPEN))

@@ -8,7 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.sender import Sender
 from domain.activities import Refusal, SignupRules, Status
 from handlers.activity_views import deadline, when
-from handlers.callbacks import SignupAction, SignupCb
+from handlers.callbacks import SignupAction
+from handlers.ui import signup_button
 from storage.activities import Activity, get_activity
 from storage.database import Database
 from storage.deliveries import enqueue
@@ -122,8 +123,8 @@ def _promotion_message(
         keyboard = InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    _button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
-                    _button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
+                    signup_button(_("✅ I will come"), SignupAction.ACCEPT, promotion.signup_id),
+                    signup_button(_("✖ No, thanks"), SignupAction.DECLINE, promotion.signup_id),
                 ]
             ]
         )
@@ -154,10 +155,4 @@ async def queue_expired(
         text=text,
         dedup_key=f"expired:{signup.id}",
         now=now,
-    )
-
-
-def _button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=text, callback_data=SignupCb(action=action, signup_id=signup_id).pack()
     )

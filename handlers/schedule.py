@@ -34,7 +34,7 @@ from handlers.callbacks import (
 )
 from handlers.consent import is_consented
 from handlers.notify import change_signup_and_tell, refusal_text
-from handlers.ui import SCHEDULE, MenuButton, show_in_place, shown_text
+from handlers.ui import SCHEDULE, MenuButton, show_in_place, shown_text, signup_button
 from handlers.views import shorten
 from storage.database import Database
 from storage.signups import (
@@ -94,12 +94,12 @@ async def my_schedule(
             rows.append([label])
             rows.append(
                 [
-                    _button(_("✅ I will come"), SignupAction.ACCEPT, signup.id),
-                    _button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
+                    signup_button(_("✅ I will come"), SignupAction.ACCEPT, signup.id),
+                    signup_button(_("✖ No, thanks"), SignupAction.DECLINE, signup.id),
                 ]
             )
         else:
-            rows.append([label, _button("❌", SignupAction.ASK_CANCEL, signup.id)])
+            rows.append([label, signup_button("❌", SignupAction.ASK_CANCEL, signup.id)])
     if len(entries) > SCHEDULE_SHOWN:
         more = len(entries) - SCHEDULE_SHOWN
         lines.append("\n" + _("…and {count} more later.").format(count=more))
@@ -149,8 +149,8 @@ async def ask_to_cancel(
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _button(_("Yes, cancel it"), SignupAction.CANCEL, signup.id),
-                _button(_("No, keep it"), SignupAction.KEEP, signup.id),
+                signup_button(_("Yes, cancel it"), SignupAction.CANCEL, signup.id),
+                signup_button(_("No, keep it"), SignupAction.KEEP, signup.id),
             ]
         ]
     )
@@ -229,9 +229,3 @@ def _refused_change(outcome: Outcome) -> str:
             return refusal_text(Refusal.EXPIRED)
         return _("This has already been done.")
     return refusal_text(outcome.refusal)
-
-
-def _button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=text, callback_data=SignupCb(action=action, signup_id=signup_id).pack()
-    )

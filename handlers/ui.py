@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
@@ -18,6 +19,8 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.magic_filter import MagicFilter
+
+from handlers.callbacks import SignupAction, SignupCb
 
 
 def N_(message: str) -> str:
@@ -112,3 +115,10 @@ def shown_text(query: CallbackQuery) -> str:
     """The text of the pressed message, to keep it while only its buttons change. A message
     too old for Telegram to show us has none."""
     return query.message.html_text if isinstance(query.message, Message) else ""
+
+
+def signup_button(text: str, action: SignupAction, signup_id: int) -> InlineKeyboardButton:
+    """A button that acts on one sign-up: cancel or keep it, accept or decline an offer."""
+    return InlineKeyboardButton(
+        text=text, callback_data=SignupCb(action=action, signup_id=signup_id).pack()
+    )
