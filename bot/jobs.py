@@ -4,8 +4,9 @@ due, does it, and records it, so a job missed during downtime is simply done on 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,66 +45,47 @@ async def waitlist_job(
         sender.notify()
 
 
-async def reminders_job(
-    db: Database,
-    i18n: I18n,
-    sender: Sender,
-    settings: Settings,
-    clock: Callable[[], datetime],
-) -> None:
-    """Queue the reminders that have come due; the sender sends them."""
-    queued = await queue_due_reminders(db, i18n, sender, now=clock(), quiet=settings.quiet_hours())
-    if queued:
-        logger.info("queued %d reminders", queued)
+QueueFunction = Callable[..., Awaitable[int]]
+Job = Callable[[Database, I18n, Sender, Settings, Callable[[], datetime]], Awaitable[None]]
 
 
-async def ratings_job(
-    db: Database,
-    i18n: I18n,
-    sender: Sender,
-    settings: Settings,
-    clock: Callable[[], datetime],
-) -> None:
-    """Queue the thank-you with a rating for activities that ended an hour ago."""
-    queued = await queue_rating_requests(
-        db, i18n, sender, now=clock(), quiet=settings.quiet_hours()
-    )
-    if queued:
-        logger.info("queued %d rating requests", queued)
+def queueing_job(
+    queue: QueueFunction,
+    what: str,
+    options: Callable[[Settings], dict[str, Any]] = lambda _settings: {},
+) -> Job:
+    """A job that queues pushes with ``queue`` (the sender sends them) and logs how many;
+    ``options`` gives the queue function's settings beyond the quiet hours."""
+
+    async def job(
+        db: Database,
+        i18n: I18n,
+        sender: Sender,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        queued = await queue(
+            db, i18n, sender, now=clock(), quiet=settings.quiet_hours(), **options(settings)
+        )
+        if queued:
+            logger.info("queued %d %s", queued, what)
+
+    job.__name__ = job.__qualname__ = f"{what.replace(' ', '_').replace('-', '_')}_job"
+    return job
 
 
-async def digest_job(
-    db: Database,
-    i18n: I18n,
-    sender: Sender,
-    settings: Settings,
-    clock: Callable[[], datetime],
-) -> None:
-    """Queue the weekly digests whose moment has come in their center's time zone."""
-    queued = await queue_digests(
-        db,
-        i18n,
-        sender,
-        now=clock(),
-        quiet=settings.quiet_hours(),
-        weekday=settings.digest_weekday,
-        at=settings.digest_hour,
-    )
-    if queued:
-        logger.info("queued %d weekly digests", queued)
-
-
-async def announcements_job(
-    db: Database,
-    i18n: I18n,
-    sender: Sender,
-    settings: Settings,
-    clock: Callable[[], datetime],
-) -> None:
-    """Tell subscribers about new activities, one message per person per run."""
-    queued = await queue_new_activities(db, i18n, sender, now=clock(), quiet=settings.quiet_hours())
-    if queued:
-        logger.info("queued %d new-activity announcements", queued)
+# Reminders that have come due.
+reminders_job = queueing_job(queue_due_reminders, "reminders")
+# The thank-you with a rating, an hour after an activity ended.
+ratings_job = queueing_job(queue_rating_requests, "rating requests")
+# Weekly digests whose moment has come in their center's time zone.
+digest_job = queueing_job(
+    queue_digests,
+    "weekly digests",
+    lambda settings: {"weekday": settings.digest_weekday, "at": settings.digest_hour},
+)
+# New activities, one message per person.
+announcements_job = queueing_job(queue_new_activities, "new-activity announcements")
 
 
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
