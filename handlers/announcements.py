@@ -9,8 +9,9 @@ between runs:
   that week is not queued yet, by the dedup key ``digest:<user>:<center>:<Monday>``; the
   same key makes a second run, or two at once, queue nothing more.
 - New activities. Activities not yet announced (``announced_at`` NULL) are read, grouped into
-  one message per person, queued and marked announced in one write transaction: a crash
-  before the commit leaves everything to the next run, one after it has nothing left to do.
+  one message per person, queued in short write transactions and then marked announced: a
+  crash before the mark leaves them to the next run (at worst, someone already told hears
+  of them once more).
   A weekly series is news once, when its first occurrence appears; the occurrences the daily
   job adds later are marked without a message. The key ``new:<user>:<day>`` holds a person to
   one message a day; an import so large that one run takes it in several batches tells each
@@ -246,8 +247,7 @@ async def queue_new_activities(
 async def _announce_batch(
     db: Database, i18n: I18n, *, now: datetime, quiet: QuietHours
 ) -> tuple[int, bool]:
-    queued = 0
-    async with db.write() as conn:
+    async with db.read() as conn:
         pending = await unannounced(conn, now=now, limit=ANNOUNCE_BATCH)
         if not pending:
             return 0, False
@@ -270,25 +270,33 @@ async def _announce_batch(
             for activity in by_center[follower.center_id]:
                 if activity.category in categories:
                     wanted.setdefault(follower.user_id, (follower.language, []))[1].append(activity)
-        rendered: dict[tuple[str, tuple[int, ...]], tuple[str, dict[str, Any]]] = {}
-        for user_id, (language, items) in wanted.items():
-            items.sort(key=lambda activity: (activity.starts_at, activity.id))
-            ids = tuple(activity.id for activity in items)
-            message = rendered.get((language, ids))
-            if message is None:
-                with i18n.context(), i18n.use_locale(language):
-                    message = news_message(items, language)
-                rendered[(language, ids)] = message
-            added = await enqueue(
-                conn,
-                user_id=user_id,
-                kind="announcement",
-                dedup_key=news_key(user_id, now),
-                text=message[0],
-                reply_markup=message[1],
-                now=now,
-                not_before=release_at(now, items[0].timezone, quiet),
-            )
-            queued += added is not None
+    # Queued in short write transactions (statements run on the event loop), then marked
+    # announced: a crash in between leaves the activities to the next run, and at worst
+    # someone already told hears of them once more.
+    people = list(wanted.items())
+    rendered: dict[tuple[str, tuple[int, ...]], tuple[str, dict[str, Any]]] = {}
+    queued = 0
+    for start in range(0, len(people), _ENQUEUE_BATCH):
+        async with db.write() as conn:
+            for user_id, (language, items) in people[start : start + _ENQUEUE_BATCH]:
+                items.sort(key=lambda activity: (activity.starts_at, activity.id))
+                ids = tuple(activity.id for activity in items)
+                message = rendered.get((language, ids))
+                if message is None:
+                    with i18n.context(), i18n.use_locale(language):
+                        message = news_message(items, language)
+                    rendered[(language, ids)] = message
+                added = await enqueue(
+                    conn,
+                    user_id=user_id,
+                    kind="announcement",
+                    dedup_key=news_key(user_id, now),
+                    text=message[0],
+                    reply_markup=message[1],
+                    now=now,
+                    not_before=release_at(now, items[0].timezone, quiet),
+                )
+                queued += added is not None
+    async with db.write() as conn:
         await mark_announced(conn, [row.activity_id for row in pending], now=now)
     return queued, len(pending) == ANNOUNCE_BATCH
