@@ -177,3 +177,51 @@ async def test_killed_while_sending_reminders_nothing_is_lost_or_sent_twice(tmp_
     assert max(received.values()) == 1, "nobody got a reminder twice"
     missing = sum(1 for count in received.values() if count == 0)
     assert missing <= in_flight, "only a message in flight at the kill may be missing"
+
+
+async def test_two_bot_processes_on_one_database_send_each_reminder_once(tmp_path):
+    """A second copy started by mistake (or a new version starting before the old one has
+    stopped): only the holder of the worker lease sends; the other stands by."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    async with (
+        FakeTelegram(token=TOKEN) as server,
+        FakeTelegramClient(server.base_url, timeout=60) as tg,
+    ):
+        users = [await tg.new_user(f"U{i}", started=True) for i in range(200)]
+        await prepare(url, [user.id for user in users])
+        processes = [await start_bot(tmp_path, server, url) for _ in range(2)]
+        logs: list[list[str]] = [[], []]
+
+        async def read(process: asyncio.subprocess.Process, lines: list[str]) -> None:
+            while line := await process.stderr.readline():
+                lines.append(line.decode())
+
+        readers = [
+            asyncio.create_task(read(p, lines)) for p, lines in zip(processes, logs, strict=True)
+        ]
+        try:
+
+            async def drained():
+                return (await states(url))["sent"] == len(users)
+
+            await until(drained, 120)
+            await asyncio.sleep(1.0)  # long enough for a second sender to do harm
+            leading = [
+                sum("this process now sends messages" in line for line in lines) for lines in logs
+            ]
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGINT)
+            for process in processes:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            await asyncio.gather(*readers)
+        received = Counter()
+        for user in users:
+            received[user.id] = sum(
+                1 for m in await user.messages() if (m.text or "").startswith("⏰")
+            )
+
+    assert sorted(leading) == [0, 1], leading
+    assert set(received.values()) == {1}, "everyone got the reminder, nobody twice"
+    assert await states(url) == Counter({"sent": len(users)})
+    assert all(process.returncode == 0 for process in processes), logs
