@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import (
@@ -22,6 +21,7 @@ from domain.activities import (
     signup_refusal,
 )
 from storage.activities import Activity, get_activities, get_activity
+from storage.database import dialect_insert
 from storage.reminders import drop_pending_reminders
 from storage.schema import activities, signups, users
 
@@ -137,32 +137,35 @@ async def sign_up(
     )
     if refusal is not None:
         return Outcome(refusal)
-    try:
-        async with conn.begin_nested():
-            if existing is not None:
-                # Signing up again after cancelling queues from the end, like anyone new.
-                await conn.execute(signups.delete().where(signups.c.id == existing.id))
-            status = Status.WAITLISTED
-            if not await _anyone_waiting(conn, activity_id, role) and await _take(
-                conn, activity_id, role, party_size
-            ):
-                status = Status.CONFIRMED
-            result = await conn.execute(
-                signups.insert().values(
-                    activity_id=activity_id,
-                    user_id=user_id,
-                    role=role,
-                    party_size=party_size,
-                    status=status,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-    except IntegrityError:
-        # The same person's concurrent tap won the unique constraint.
-        mine = await signup_of(conn, activity_id, user_id)
-        return Outcome(Refusal.ALREADY, mine)
-    signup = await get_signup(conn, result.inserted_primary_key[0])
+    if existing is not None:
+        # Signing up again after cancelling queues from the end, like anyone new.
+        await conn.execute(signups.delete().where(signups.c.id == existing.id))
+    # The row first, as waiting: the unique constraint, not a check in Python, settles a
+    # concurrent tap of the same person before any seat moves, and no savepoint is needed.
+    inserted = await conn.execute(
+        dialect_insert(conn)(signups)
+        .values(
+            activity_id=activity_id,
+            user_id=user_id,
+            role=role,
+            party_size=party_size,
+            status=Status.WAITLISTED,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[signups.c.activity_id, signups.c.user_id])
+        .returning(signups.c.id)
+    )
+    signup_id = inserted.scalar_one_or_none()
+    if signup_id is None:
+        return Outcome(Refusal.ALREADY, await signup_of(conn, activity_id, user_id))
+    if not await _anyone_waiting(conn, activity_id, role, before=signup_id) and await _take(
+        conn, activity_id, role, party_size
+    ):
+        await conn.execute(
+            update(signups).where(signups.c.id == signup_id).values(status=Status.CONFIRMED)
+        )
+    signup = await get_signup(conn, signup_id)
     return Outcome(signup=signup, position=await waitlist_position(conn, signup))
 
 
@@ -431,7 +434,9 @@ async def _fill(
     return promotions
 
 
-async def _anyone_waiting(conn: AsyncConnection, activity_id: int, role: Role) -> bool:
+async def _anyone_waiting(
+    conn: AsyncConnection, activity_id: int, role: Role, *, before: int | None = None
+) -> bool:
     # A newcomer waits behind anyone on the waitlist whom the free seats would fit. Not behind
     # an offer: an offered seat is already counted as taken, so waiting behind it left a seat
     # free with nobody to get it. Nor behind a party too big for the free seats: _fill lets
@@ -440,7 +445,7 @@ async def _anyone_waiting(conn: AsyncConnection, activity_id: int, role: Role) -
     fits = signups.c.party_size <= limit - activities.c[name]
     if role is Role.PARTICIPANT:
         fits = or_(limit.is_(None), fits)
-    found = await conn.scalar(
+    query = (
         select(signups.c.id)
         .join(activities, activities.c.id == signups.c.activity_id)
         .where(
@@ -451,6 +456,9 @@ async def _anyone_waiting(conn: AsyncConnection, activity_id: int, role: Role) -
         )
         .limit(1)
     )
+    if before is not None:  # ahead of this sign-up in the queue
+        query = query.where(signups.c.id < before)
+    found = await conn.scalar(query)
     return found is not None
 
 
