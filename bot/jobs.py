@@ -107,31 +107,24 @@ def create_scheduler(
     # The every-minute jobs also run as soon as the scheduler starts: what came due while
     # the bot was down goes out at once, not a minute later.
     at_once = datetime.now(UTC)
-    scheduler.add_job(
-        waitlist_job,
-        IntervalTrigger(minutes=1),
-        id="waitlist",
-        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
-        next_run_time=at_once,
-        misfire_grace_time=60,
-        **common,
-    )
-    scheduler.add_job(
-        reminders_job,
-        IntervalTrigger(minutes=1),
-        id="reminders",
-        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
-        next_run_time=at_once,
-        misfire_grace_time=60,
-        **common,
-    )
+    kwargs = {"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock}
+    for job, job_id in ((waitlist_job, "waitlist"), (reminders_job, "reminders")):
+        scheduler.add_job(
+            job,
+            IntervalTrigger(minutes=1),
+            id=job_id,
+            kwargs=kwargs,
+            next_run_time=at_once,
+            misfire_grace_time=60,
+            **common,
+        )
     # News of new activities once a day (10:00 in Moscow): everything added since the last
     # run in one message per person, never more. Quiet hours hold it where it is night.
     scheduler.add_job(
         announcements_job,
         CronTrigger(hour=7, minute=0, timezone=UTC),
         id="announcements",
-        kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+        kwargs=kwargs,
         misfire_grace_time=12 * 3600,
         **common,
     )
@@ -142,7 +135,7 @@ def create_scheduler(
             job,
             IntervalTrigger(minutes=5),
             id=job_id,
-            kwargs={"db": db, "i18n": i18n, "sender": sender, "settings": settings, "clock": clock},
+            kwargs=kwargs,
             misfire_grace_time=300,
             **common,
         )
