@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from html import escape
 
 from aiogram import F, Router
-from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -28,7 +27,14 @@ from domain.reminders import QuietHours, rating_due, release_at
 from handlers.activity_views import when
 from handlers.callbacks import RateCb, RatingAction, RatingCommentCb
 from handlers.notify import refusal_text
-from handlers.ui import EVERY_MENU_BUTTON, Match, MenuButton, show_in_place
+from handlers.ui import (
+    DIALOG_ANSWER,
+    EVERY_MENU_BUTTON,
+    Match,
+    MenuButton,
+    end_dialog,
+    show_in_place,
+)
 from storage.activities import Activity, get_activities, get_activity
 from storage.database import Database
 from storage.deliveries import enqueue
@@ -233,20 +239,11 @@ async def comment_choice(
         )
 
 
-@router.message(StateFilter(CommentForm), MenuButton(*EVERY_MENU_BUTTON))
-@router.message(StateFilter(CommentForm), Match(F.text.startswith("/")))
-async def leave_comment_dialog(message: Message, state: FSMContext) -> None:
-    # A menu button or a command means the person moved on: the dialog ends and the button
-    # or command does what it always does.
-    await state.clear()
-    raise SkipHandler
+router.message(StateFilter(CommentForm), MenuButton(*EVERY_MENU_BUTTON))(end_dialog)
+router.message(StateFilter(CommentForm), Match(F.text.startswith("/")))(end_dialog)
 
 
-@router.message(
-    StateFilter(CommentForm.text),
-    Match(F.text & ~F.text.startswith("/")),
-    ~MenuButton(*EVERY_MENU_BUTTON),
-)
+@router.message(StateFilter(CommentForm.text), *DIALOG_ANSWER)
 async def comment_text(
     message: Message,
     state: FSMContext,

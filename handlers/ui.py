@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from aiogram import F
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -84,6 +87,18 @@ class MenuButton(Filter):
             for msgid in self.msgids
             for locale in i18n.available_locales
         )
+
+
+# Text that is neither a command nor a menu label: an answer in a dialog (the volunteer
+# profile, a comment on a rating). A command or a menu label ends the dialog: end_dialog.
+DIALOG_ANSWER = (Match(F.text & ~F.text.startswith("/")), ~MenuButton(*EVERY_MENU_BUTTON))
+
+
+async def end_dialog(message: Message, state: FSMContext) -> None:
+    """For a dialog's states, on a menu button or a command: the person moved on, so the
+    dialog ends and the button or command does what it always does."""
+    await state.clear()
+    raise SkipHandler
 
 
 async def remove_buttons(query: CallbackQuery) -> None:

@@ -7,7 +7,6 @@ from datetime import datetime
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -28,7 +27,7 @@ from domain.hours import HoursSummary, Shift, summarise
 from handlers.callbacks import ScheduleAction, ScheduleCb
 from handlers.certificates import hours_certificate
 from handlers.consent import ask_for_consent, is_consented
-from handlers.ui import EVERY_MENU_BUTTON, Match, MenuButton
+from handlers.ui import DIALOG_ANSWER, EVERY_MENU_BUTTON, Match, MenuButton, end_dialog
 from storage.database import Database
 from storage.signups import served_shifts
 from storage.users import User
@@ -151,21 +150,15 @@ async def profile(
     )
 
 
-@router.message(StateFilter(ProfileForm), MenuButton(*EVERY_MENU_BUTTON))
-@router.message(StateFilter(ProfileForm), Match(F.text.startswith("/")), ~Command("skip"))
-async def leave_profile_dialog(message: Message, state: FSMContext) -> None:
-    # A menu button or another command means the person moved on: the dialog ends and the
-    # button or command does what it always does.
-    await state.clear()
-    raise SkipHandler
-
-
-# Text that is neither a command nor a menu label: those end the dialog above.
-_ANSWER = (Match(F.text & ~F.text.startswith("/")), ~MenuButton(*EVERY_MENU_BUTTON))
+# /skip is an answer here; any other command, or a menu button, ends the dialog.
+router.message(StateFilter(ProfileForm), MenuButton(*EVERY_MENU_BUTTON))(end_dialog)
+router.message(StateFilter(ProfileForm), Match(F.text.startswith("/")), ~Command("skip"))(
+    end_dialog
+)
 
 
 @router.message(StateFilter(ProfileForm.name), Command("skip"))
-@router.message(StateFilter(ProfileForm.name), *_ANSWER)
+@router.message(StateFilter(ProfileForm.name), *DIALOG_ANSWER)
 async def profile_name(message: Message, state: FSMContext) -> None:
     name = None if message.text == "/skip" else " ".join(message.text.split())[:_MAX_NAME]
     await state.update_data(profile_name=name)
@@ -179,7 +172,7 @@ async def profile_name(message: Message, state: FSMContext) -> None:
 
 
 @router.message(StateFilter(ProfileForm.skills), Command("skip"))
-@router.message(StateFilter(ProfileForm.skills), *_ANSWER)
+@router.message(StateFilter(ProfileForm.skills), *DIALOG_ANSWER)
 async def profile_skills(
     message: Message,
     state: FSMContext,
