@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.activities import Status
 from domain.reminders import RATING_DELAY
 from storage.database import dialect_insert
-from storage.schema import activities, centers, deliveries, ratings, signups, users
+from storage.schema import (
+    activities,
+    centers,
+    deliveries,
+    ratings,
+    signups,
+    signups_in_context,
+    users,
+)
 
 MAX_COMMENT: Final = 1000  # the column's length
 RATING_KEY_PREFIX: Final = "rating:"
@@ -94,11 +102,7 @@ async def due_for_rating(
             activities.c.ends_at,
             centers.c.timezone,
         )
-        .select_from(
-            signups.join(activities, activities.c.id == signups.c.activity_id)
-            .join(centers, centers.c.id == activities.c.center_id)
-            .join(users, users.c.id == signups.c.user_id)
-        )
+        .select_from(signups_in_context)
         .where(
             signups.c.status == Status.CONFIRMED,
             activities.c.status == "scheduled",

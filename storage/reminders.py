@@ -16,7 +16,15 @@ from sqlalchemy import bindparam, delete, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import Role, Status
-from storage.schema import activities, centers, deliveries, signups, users, volunteer_profiles
+from storage.schema import (
+    activities,
+    centers,
+    deliveries,
+    signups,
+    signups_in_context,
+    users,
+    volunteer_profiles,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +69,7 @@ async def due_for_reminders(conn: AsyncConnection, *, now: datetime, limit: int)
             activities.c.starts_at,
             centers.c.timezone,
         )
-        .select_from(
-            signups.join(activities, activities.c.id == signups.c.activity_id)
-            .join(centers, centers.c.id == activities.c.center_id)
-            .join(users, users.c.id == signups.c.user_id)
-        )
+        .select_from(signups_in_context)
         .where(
             signups.c.id.in_(due),
             activities.c.status == "scheduled",

@@ -272,3 +272,11 @@ deliveries = Table(
     Index("ix_deliveries_state_next_attempt_at_id", "state", "next_attempt_at", "id"),
     Index("ix_deliveries_user_id", "user_id"),  # ON DELETE CASCADE looks rows up by user
 )
+
+# A sign-up with its activity, center and person: what every push about a sign-up reads
+# (reminders, the thank-you after an activity).
+signups_in_context = (
+    signups.join(activities, activities.c.id == signups.c.activity_id)
+    .join(centers, centers.c.id == activities.c.center_id)
+    .join(users, users.c.id == signups.c.user_id)
+)
