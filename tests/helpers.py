@@ -67,9 +67,8 @@ async def pushed(user, *fragments):
     return await eventually(arrived)
 
 
-async def nothing_in_chat(env, user, prefix: str) -> bool:
-    """True when no message from the bot starting with ``prefix`` reached the user, checked
-    once the sender has sent everything that is due (so a message still on its way counts)."""
+async def sender_idle(env) -> None:
+    """Wait until the sender has sent all that is due and recorded every outcome."""
     from storage.deliveries import SENDING, count_by_state, has_due
 
     async def drained():
@@ -78,4 +77,10 @@ async def nothing_in_chat(env, user, prefix: str) -> bool:
             return not busy and not await has_due(conn, now=env.clock())
 
     assert await eventually(drained), "the sender did not finish"
+
+
+async def nothing_in_chat(env, user, prefix: str) -> bool:
+    """True when no message from the bot starting with ``prefix`` reached the user, checked
+    once the sender has sent everything that is due (so a message still on its way counts)."""
+    await sender_idle(env)
     return not [m for m in await user.messages() if (m.text or "").startswith(prefix)]

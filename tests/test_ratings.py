@@ -13,7 +13,7 @@ from storage.schema import deliveries, ratings
 from storage.signups import cancel, sign_up
 from storage.users import delete_user, export_user
 from tests.activity_helpers import add_activity
-from tests.helpers import center_id_by_external, consenting_user, eventually
+from tests.helpers import center_id_by_external, consenting_user, eventually, sender_idle
 
 YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # the demo center demo-ekb-1
 STARS = ["⭐1", "⭐2", "⭐3", "⭐4", "⭐5"]
@@ -214,6 +214,7 @@ async def test_forged_rating_presses_change_nothing_and_are_answered(bot_env):
     later_id = await activity_ending(env, later_ends)
     later = await join(env, mallory, later_id)
     menu = await mallory.last_bot_message()
+    await sender_idle(env)  # every outcome recorded before the snapshot
     before = await env.rows()
 
     forged = {
@@ -244,6 +245,7 @@ async def test_forged_rating_presses_change_nothing_and_are_answered(bot_env):
         await cancel(
             conn, signup_id=later.id, user_id=mallory.id, now=env.clock(), rules=SignupRules()
         )
+    await sender_idle(env)  # every outcome recorded before the snapshot
     before = await env.rows()
     env.clock.now = later_ends + timedelta(hours=1)
     await mallory.callback(menu.message_id, f"rate:{later.id}:5")

@@ -22,7 +22,13 @@ from storage.series import update_activity
 from storage.signups import cancel, sign_up
 from storage.users import set_reminders
 from tests.activity_helpers import add_activity, subscribed_user
-from tests.helpers import center_id_by_external, eventually, nothing_in_chat, pushed
+from tests.helpers import (
+    center_id_by_external,
+    eventually,
+    nothing_in_chat,
+    pushed,
+    sender_idle,
+)
 
 YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # the demo center demo-ekb-1
 
@@ -181,6 +187,7 @@ async def test_reminder_buttons_of_someone_else_change_nothing(bot_env):
     env.clock.now = starts_at - timedelta(hours=2)
     await run_job(env)
     await reminders_in_chat(owner, 1)
+    await sender_idle(env)  # its outcome recorded: nothing changes behind our back
     before = await env.rows()
     menu = await other.last_bot_message()
     for data in (f"r:y:{signup_id}", f"r:n:{signup_id}", "r:y:999999", "r:x:1"):
