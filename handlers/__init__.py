@@ -9,6 +9,7 @@ def get_routers() -> list[Router]:
     """Routers in matching order: commands and buttons first, free text (a search) after
     them, and the catch-all fallback last."""
     from handlers import (
+        access,
         activities,
         activity_card,
         centers,
@@ -41,5 +42,15 @@ def get_routers() -> list[Router]:
         activity_card.router,
         activities.router,
         centers.router,
+        # Coordinators' and admins' routers: every handler checks the user's rights (see
+        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
+        *coordinator_routers(),
+        access.refusals,
         fallback.router,
     ]
+
+
+def coordinator_routers() -> list[Router]:
+    from handlers import coord
+
+    return [coord.router]

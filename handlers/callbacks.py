@@ -195,3 +195,26 @@ class NewsChoice(StrEnum):
 
 class NewsCb(CallbackData, prefix="news"):
     choice: NewsChoice
+
+
+class CoordCallback(CallbackData, prefix="coord"):
+    """Base of every coordinator and admin button. One that fails its access check (forged,
+    or a revoked coordinator's) gets a refusal from handlers.access, not "out of date"."""
+
+
+class CoordSection(StrEnum):
+    MENU = "m"
+    ACTIVITIES = "a"
+    NEW_ACTIVITY = "n"
+    BROADCAST = "b"
+    IDEAS = "i"
+    POSTER = "p"
+    STATS = "s"
+    TEAM = "t"
+
+
+class CoordMenuCb(CoordCallback, prefix="km"):
+    """A section of one center's coordinator menu."""
+
+    section: CoordSection
+    center_id: RowId

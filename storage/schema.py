@@ -192,6 +192,10 @@ signups = Table(
     # reminders (new sign-ups, changed preferences or times), storage.reminders.NEVER after
     # the last. The job reads only rows that are due, whatever the number of sign-ups.
     Column("reminder_due_at", UTCDateTime),
+    # Roll call by a coordinator: NULL until taken. An absent volunteer's shift gives no hours.
+    Column("attended", Boolean),
+    # When the person first had to wait for a seat: the waitlist conversion figure's base.
+    Column("waitlisted_at", UTCDateTime),
     # One row per person and activity, whatever its status: a double tap cannot add a second.
     UniqueConstraint("activity_id", "user_id", name="uq_signups_activity_id_user_id"),
     CheckConstraint("party_size >= 1", name="ck_signups_party_size"),
@@ -199,6 +203,21 @@ signups = Table(
     Index("ix_signups_user_id_status", "user_id", "status"),
     Index("ix_signups_status_reminder_due_at", "status", "reminder_due_at"),
     sqlite_autoincrement=True,
+)
+
+# People a coordinator registered at the desk, without Telegram: they take seats like anyone.
+guest_signups = Table(
+    "guest_signups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("party_size", Integer, nullable=False, server_default="1"),
+    Column("attended", Boolean),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("party_size >= 1", name="ck_guest_signups_party_size"),
+    Index("ix_guest_signups_activity_id", "activity_id"),
 )
 
 # One rating per person and activity, given after it ended; read by coordinators.
@@ -223,6 +242,92 @@ volunteer_profiles = Table(
     Column("display_name", String(128)),
     Column("skills", String(300)),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Who coordinates which center. Revoking deletes the row; the audit log keeps the history.
+coordinators = Table(
+    "coordinators",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True),
+    Column("appointed_by", BigInteger, nullable=False),
+    Column("appointed_at", UTCDateTime, nullable=False),
+    Index("ix_coordinators_center_id", "center_id"),
+)
+
+# One-time invitations to coordinate centers, sent as a deep link. ``replaces``: a hand-over,
+# whoever accepts takes that coordinator's place at these centers.
+invites = Table(
+    "invites",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("created_by", BigInteger, nullable=False),
+    Column("replaces", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_by", BigInteger),
+    Column("used_at", UTCDateTime),
+)
+
+invite_centers = Table(
+    "invite_centers",
+    metadata,
+    Column("token", ForeignKey("invites.token", ondelete="CASCADE"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Every coordinator and admin action: who, what, when. No foreign keys: the record outlives
+# the center, the activity and the person's account.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("actor_id", BigInteger, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("center_id", Integer),
+    Column("details", Text),  # JSON
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_audit_log_center_id", "center_id"),
+)
+
+# A coordinator's announcement. Its messages are deliveries rows tagged with its id.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),  # HTML
+    Column("photo", String(256)),  # a Telegram file_id
+    Column("audience", String(12), nullable=False),  # subscribers | activity | volunteers
+    Column("activity_id", ForeignKey("activities.id", ondelete="SET NULL")),
+    # scheduled | sending | done | cancelled
+    Column("state", String(10), nullable=False),
+    Column("send_at", UTCDateTime, nullable=False),
+    Column("recipients", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    # The author's progress message, edited while it goes out.
+    Column("report_chat_id", BigInteger),
+    Column("report_message_id", BigInteger),
+    Index("ix_broadcasts_state_send_at", "state", "send_at"),
+)
+
+# Residents' proposals to their center; coordinators answer them or turn them into activities.
+ideas = Table(
+    "ideas",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("text", String(2000), nullable=False),
+    Column("can_help", Boolean, nullable=False, server_default=false()),
+    Column("status", String(10), nullable=False, server_default="new"),  # new | answered | done
+    Column("reply", String(2000)),
+    Column("activity_id", ForeignKey("activities.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_ideas_center_id_status", "center_id", "status"),
 )
 
 # Small key/value facts about the data itself, e.g. a revision number bumped by every centers
@@ -256,21 +361,24 @@ deliveries = Table(
     Column("dedup_key", String(128), unique=True),
     Column("text", Text, nullable=False),  # HTML
     Column("reply_markup", Text),  # JSON of the Bot API's reply_markup
-    # pending | sending | sent | failed | unknown
-    Column("state", String(8), nullable=False, server_default="pending"),
+    # pending | sending | sent | failed | unknown | cancelled (its broadcast was stopped)
+    Column("state", String(12), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("error", String(200)),
     Column("telegram_message_id", BigInteger),
+    Column("photo", String(256)),  # a Telegram file_id: sent as a photo with ``text`` as caption
+    Column("broadcast_id", ForeignKey("broadcasts.id", ondelete="CASCADE")),
     CheckConstraint(
-        "state IN ('pending', 'sending', 'sent', 'failed', 'unknown')",
+        "state IN ('pending', 'sending', 'sent', 'failed', 'unknown', 'cancelled')",
         name="ck_deliveries_state",
     ),
     CheckConstraint("attempts >= 0", name="ck_deliveries_attempts"),
     Index("ix_deliveries_state_next_attempt_at_id", "state", "next_attempt_at", "id"),
     Index("ix_deliveries_user_id", "user_id"),  # ON DELETE CASCADE looks rows up by user
+    Index("ix_deliveries_broadcast_id_state", "broadcast_id", "state"),
 )
 
 # A sign-up with its activity, center and person: what every push about a sign-up reads

@@ -1,0 +1,160 @@
+"""Who may act as a coordinator or an admin, checked in the database on every update.
+
+Every coordinator handler carries ``CenterAccess`` (an action on one center),
+``CoordinatorAccess`` (a command that starts from the user's centers) or ``AdminAccess``.
+``tests/test_access.py`` fails when a handler of a coordinator router, or any handler of a
+``CoordCallback``, is registered without one. Coordinator buttons are callback data the
+client controls, so the center is re-derived from the data and the right re-checked each
+time: a revoked coordinator's old buttons stop working at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import StatesGroup
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from handlers.callbacks import CoordCallback
+from storage.activities import get_activity
+from storage.centers import get_center
+from storage.coordinators import coordinated_centers, coordinates
+from storage.database import Database
+from storage.users import User
+
+
+class CoordinatorStates(StatesGroup):
+    """Base of every coordinator and admin dialog (same reason)."""
+
+
+def is_admin(user_id: int, settings: Settings) -> bool:
+    return user_id in settings.admin_ids
+
+
+class CenterAccess(Filter):
+    """The user coordinates the center this update is about (or is an admin).
+
+    The center comes from the button (``center_id``, or ``activity_id`` through the activity)
+    or, inside a dialog, from the dialog's state. Injects ``center`` and, when the button
+    named one, ``activity``.
+    """
+
+    async def __call__(
+        self,
+        event: TelegramObject,
+        account: User | None,
+        db: Database,
+        settings: Settings,
+        state: FSMContext | None = None,
+        callback_data: CallbackData | None = None,
+    ) -> bool | dict[str, Any]:
+        if account is None:
+            return False
+        center_id = getattr(callback_data, "center_id", None)
+        activity_id = getattr(callback_data, "activity_id", None)
+        if center_id is None and activity_id is None and state is not None:
+            center_id = (await state.get_data()).get("center_id")
+        async with db.read() as conn:
+            activity = None
+            if activity_id is not None:
+                activity = await get_activity(conn, activity_id)
+                if activity is None or (center_id is not None and center_id != activity.center_id):
+                    return False
+                center_id = activity.center_id
+            if not isinstance(center_id, int):
+                return False
+            if not (
+                is_admin(account.id, settings) or await coordinates(conn, account.id, center_id)
+            ):
+                return False
+            center = await get_center(conn, center_id)
+        if center is None:
+            return False
+        return {"center": center, "activity": activity}
+
+
+class CoordinatorAccess(Filter):
+    """The user coordinates at least one center; injects ``centers``, theirs by name."""
+
+    async def __call__(
+        self, event: TelegramObject, account: User | None, db: Database
+    ) -> bool | dict[str, Any]:
+        if account is None:
+            return False
+        async with db.read() as conn:
+            centers = await coordinated_centers(conn, account.id)
+        return {"centers": centers} if centers else False
+
+
+class AdminAccess(Filter):
+    """The user is one of ``ADMIN_IDS`` and has accepted the privacy terms."""
+
+    async def __call__(
+        self, event: TelegramObject, account: User | None, settings: Settings
+    ) -> bool:
+        return account is not None and is_admin(account.id, settings)
+
+
+ACCESS_FILTERS = (CenterAccess, CoordinatorAccess, AdminAccess)
+
+
+def _coord_prefixes() -> frozenset[str]:
+    found, pending = set(), list(CoordCallback.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.add(cls.__prefix__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(found)
+
+
+def _coordinator_state_groups() -> frozenset[str]:
+    found, pending = set(), list(CoordinatorStates.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.add(cls.__full_group_name__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(found)
+
+
+class RefusedCoordButton(Filter):
+    async def __call__(self, query: CallbackQuery) -> bool:
+        prefix = (query.data or "").split(":", 1)[0]
+        return prefix in _coord_prefixes()
+
+
+class RefusedCoordDialog(Filter):
+    async def __call__(self, message: Message, state: FSMContext) -> bool:
+        current = await state.get_state()
+        return current is not None and current.split(":", 1)[0] in _coordinator_state_groups()
+
+
+# After every coordinator router, before the residents' fallback.
+refusals = Router(name=f"{__name__}.refusals")
+
+
+@refusals.message(Command("coord", "poster", "admin"))
+async def not_a_coordinator(message: Message) -> None:
+    await message.answer(
+        _(
+            "This is for the coordinators of a center. A coordinator is appointed with an "
+            "invitation link from the chain's administrators."
+        )
+    )
+
+
+@refusals.callback_query(RefusedCoordButton())
+async def refuse_button(query: CallbackQuery) -> None:
+    # Nothing was changed: the handler that would have acted never ran.
+    await query.answer(_("Only this center's coordinators can do that."), show_alert=True)
+
+
+@refusals.message(RefusedCoordDialog())
+async def refuse_dialog(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Only this center's coordinators can do that."))
