@@ -84,3 +84,21 @@ async def nothing_in_chat(env, user, prefix: str) -> bool:
     once the sender has sent everything that is due (so a message still on its way counts)."""
     await sender_idle(env)
     return not [m for m in await user.messages() if (m.text or "").startswith(prefix)]
+
+
+async def coordinating_user(env, center_id, first_name="Ольга", language_code="ru"):
+    """A consenting user appointed coordinator of one center (straight in the database; the
+    invitation flow has tests of its own)."""
+    from storage.coordinators import appoint
+
+    user = await consenting_user(env, language_code=language_code, first_name=first_name)
+    async with env.db.write() as conn:
+        await appoint(conn, user.id, center_id, by=0, now=env.clock())
+    return user
+
+
+async def revoke_coordinator(env, user, center_id):
+    from storage.coordinators import revoke
+
+    async with env.db.write() as conn:
+        await revoke(conn, user.id, center_id)
