@@ -218,3 +218,18 @@ class CoordMenuCb(CoordCallback, prefix="km"):
 
     section: CoordSection
     center_id: RowId
+
+
+class CoordActivityAction(StrEnum):
+    OPEN = "o"  # the coordinator's card of the activity
+    SIGNUPS = "s"  # who signed up, and the waitlist
+    GUEST = "g"  # register someone at the desk, by name
+    ROLL_CALL = "r"  # attendance
+    EXPORT = "x"  # participants as CSV
+    EDIT = "e"
+    CANCEL = "c"
+
+
+class CoordActivityCb(CoordCallback, prefix="ka"):
+    action: CoordActivityAction
+    activity_id: RowId
