@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         consent,
         errors,
         fallback,
+        invites,
         membership,
         news_settings,
         privacy,
@@ -30,7 +31,11 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        invites.router,  # /start with an invitation: before /start itself
         start.router,
+        # Before the menus: coordinators' dialogs take free text that would otherwise be a
+        # search. Its root filters let residents' updates pass by at the cost of one check.
+        access.coordination(coordinator_routers()),
         consent.router,
         privacy.router,
         settings.router,
@@ -42,15 +47,13 @@ def get_routers() -> list[Router]:
         activity_card.router,
         activities.router,
         centers.router,
-        # Coordinators' and admins' routers: every handler checks the user's rights (see
-        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
-        *coordinator_routers(),
-        access.refusals,
         fallback.router,
     ]
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord
+    """Coordinators' and admins' routers: every handler checks the user's rights (see
+    handlers.access)."""
+    from handlers import coord, coord_team
 
-    return [coord.router]
+    return [coord.router, coord_team.router]

@@ -13,15 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from handlers.callbacks import CoordCallback
+from handlers.ui import EVERY_MENU_BUTTON, MenuButton
 from storage.activities import get_activity
 from storage.centers import get_center
 from storage.coordinators import coordinated_centers, coordinates
@@ -122,23 +125,57 @@ def _coordinator_state_groups() -> frozenset[str]:
     return frozenset(found)
 
 
-class RefusedCoordButton(Filter):
-    async def __call__(self, query: CallbackQuery) -> bool:
-        prefix = (query.data or "").split(":", 1)[0]
-        return prefix in _coord_prefixes()
+class CoordinatorTraffic(Filter):
+    """What the coordination routers are for: their commands, buttons and dialogs. The sets
+    are taken when the routers are assembled, after every coordinator module is imported."""
+
+    def __init__(self, commands: frozenset[str]) -> None:
+        self.commands = commands
+        self.prefixes = _coord_prefixes()
+        self.dialogs = InCoordinatorDialog()
+
+    async def __call__(self, event: TelegramObject, state: FSMContext | None = None) -> bool:
+        if isinstance(event, CallbackQuery):
+            return (event.data or "").split(":", 1)[0] in self.prefixes
+        if isinstance(event, Message):
+            if event.text and event.text.startswith("/"):
+                command = event.text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+                if command in self.commands:
+                    return True
+            if event.document is not None:
+                return True  # an admin's file to import; anyone else's falls through
+            return await self.dialogs(event, state)
+        return False
 
 
-class RefusedCoordDialog(Filter):
-    async def __call__(self, message: Message, state: FSMContext) -> bool:
-        current = await state.get_state()
-        return current is not None and current.split(":", 1)[0] in _coordinator_state_groups()
+class InCoordinatorDialog(Filter):
+    def __init__(self) -> None:
+        self.groups = _coordinator_state_groups()
+
+    async def __call__(self, message: Message, state: FSMContext | None = None) -> bool:
+        current = await state.get_state() if state is not None else None
+        return current is not None and current.split(":", 1)[0] in self.groups
 
 
-# After every coordinator router, before the residents' fallback.
-refusals = Router(name=f"{__name__}.refusals")
+COMMANDS = frozenset({"coord", "poster", "admin"})
+_MENU = MenuButton(*EVERY_MENU_BUTTON)
 
 
-@refusals.message(Command("coord", "poster", "admin"))
+def coordination(routers: list[Router]) -> Router:
+    """One parent for the coordinator routers, the refusals last among them. Residents'
+    updates fail its root filters and skip every coordinator handler."""
+    parent = Router(name=f"{__name__}.coordination")
+    traffic = CoordinatorTraffic(COMMANDS)
+    parent.message.filter(traffic)
+    parent.callback_query.filter(traffic)
+    refusals = Router(name=f"{__name__}.refusals")
+    refusals.message.register(not_a_coordinator, Command(*COMMANDS))
+    refusals.callback_query.register(refuse_button)
+    refusals.message.register(outside_dialog, InCoordinatorDialog())
+    parent.include_routers(*routers, refusals)
+    return parent
+
+
 async def not_a_coordinator(message: Message) -> None:
     await message.answer(
         _(
@@ -148,13 +185,31 @@ async def not_a_coordinator(message: Message) -> None:
     )
 
 
-@refusals.callback_query(RefusedCoordButton())
 async def refuse_button(query: CallbackQuery) -> None:
     # Nothing was changed: the handler that would have acted never ran.
     await query.answer(_("Only this center's coordinators can do that."), show_alert=True)
 
 
-@refusals.message(RefusedCoordDialog())
-async def refuse_dialog(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(_("Only this center's coordinators can do that."))
+async def outside_dialog(
+    message: Message,
+    state: FSMContext,
+    account: User | None,
+    db: Database,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """A message in a coordinator's dialog that no step took."""
+    text = message.text or ""
+    if text.startswith("/") or await _MENU(message, i18n):
+        # The person moved on: the dialog ends and the command or button does its usual job.
+        await state.clear()
+        raise SkipHandler
+    allowed = account is not None and (
+        is_admin(account.id, settings)
+        or await CenterAccess()(message, account, db, settings, state)
+    )
+    if not allowed:
+        await state.clear()
+        await message.answer(_("Only this center's coordinators can do that."))
+        return
+    await message.answer(_("Please answer the question above, or send /coord to start again."))

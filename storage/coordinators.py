@@ -161,3 +161,17 @@ async def use_invite(conn: AsyncConnection, token: str, user_id: int, *, now: da
         .values(used_by=user_id, used_at=now)
     )
     return result.rowcount > 0
+
+
+async def add_invite_center(conn: AsyncConnection, token: str, center_id: int, *, by: int) -> bool:
+    """Add a center to an unused invite of ``by``'s; False when it is not theirs or is used."""
+    owned = await conn.execute(
+        select(invites.c.token).where(
+            invites.c.token == token, invites.c.created_by == by, invites.c.used_by.is_(None)
+        )
+    )
+    if owned.first() is None:
+        return False
+    statement = dialect_insert(conn)(invite_centers).values(token=token, center_id=center_id)
+    await conn.execute(statement.on_conflict_do_nothing())
+    return True

@@ -3,9 +3,9 @@
 EKATERINBURG = (56.8380, 60.5970)
 
 
-async def consenting_user(env, language_code="ru", first_name="Анна"):
+async def consenting_user(env, language_code="ru", first_name="Анна", user_id=None):
     """A user who has pressed /start and agreed to the privacy terms."""
-    user = await env.tg.new_user(first_name=first_name, language_code=language_code)
+    user = await env.tg.new_user(first_name=first_name, language_code=language_code, id=user_id)
     await user.send("/start")
 
     async def consent_screen():
