@@ -21,7 +21,7 @@ from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.commands import set_commands
+from bot.commands import refresh_personal_commands, set_commands
 from bot.config import Settings
 from bot.jobs import create_scheduler, materialise_job
 from bot.leader import Leadership
@@ -133,6 +133,8 @@ async def on_startup(
     except TelegramAPIError as error:
         # The command menu is a convenience; the bot works without it.
         logger.warning("could not register the command menu: %s", error)
+    for admin_id in sorted(settings.admin_ids):  # ADMIN_IDS may have changed since last run
+        await refresh_personal_commands(bot, i18n, db, admin_id, admin=True)
     sender = Sender(
         bot,
         db,

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.commands import refresh_personal_commands
 from bot.config import Settings
 from bot.sender import Sender
 from handlers.callbacks import ConsentAction, ConsentCb
@@ -111,6 +112,8 @@ async def accept(
     if not already:
         text = _("Thank you! Consent recorded. Here is the menu: the buttons are at the bottom.")
         await bot.send_message(query.from_user.id, text, reply_markup=main_menu())
+        if query.from_user.id in settings.admin_ids:
+            await refresh_personal_commands(bot, i18n, db, query.from_user.id, admin=True)
     if subscribed_to is not None:
         await bot.send_message(
             query.from_user.id,

@@ -21,6 +21,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from pydantic import Field
 
+from bot.commands import refresh_personal_commands
 from bot.config import Settings
 from bot.sender import Sender
 from domain.deeplinks import invite_link
@@ -204,6 +205,7 @@ async def revoke_confirmed(
     db: Database,
     i18n: I18n,
     sender: Sender,
+    settings: Settings,
     clock: Callable[[], datetime],
 ) -> None:
     now = clock()
@@ -227,6 +229,8 @@ async def revoke_confirmed(
     if not revoked:
         await query.answer(_("This person no longer coordinates this center."))
         return
+    admin = is_admin(callback_data.user_id, settings)
+    await refresh_personal_commands(query.bot, i18n, db, callback_data.user_id, admin=admin)
     await show_in_place(
         query,
         _("Done: their coordinator's rights at {center} are revoked.").format(

@@ -16,9 +16,11 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.commands import refresh_personal_commands
 from bot.config import Settings
 from bot.sender import Sender
 from domain.deeplinks import parse_invite_payload
+from handlers.access import is_admin
 from handlers.consent import is_consented, send_consent_screen
 from storage.audit import record
 from storage.centers import get_center
@@ -68,6 +70,7 @@ async def accept(
         await send_consent_screen(bot, message.chat.id, settings)
         return
     now = clock()
+    taken_over = False
     async with db.write() as conn:
         invite = await get_invite(conn, token)
         if invite is None:
@@ -80,11 +83,16 @@ async def accept(
             answer = _("This invitation has already been used. Ask for a new one.")
         else:
             names = await _take_up(conn, i18n, account, invite, now)
+            taken_over = True
             answer = _(
                 "You now coordinate: {centers}.\n\n/coord opens the coordinator's menu."
             ).format(centers=names)
     sender.notify()
     await message.answer(answer)
+    if taken_over:
+        for user_id in {account.id, *([invite.replaces] if invite.replaces else [])}:
+            admin = is_admin(user_id, settings)
+            await refresh_personal_commands(bot, i18n, db, user_id, admin=admin)
 
 
 async def _take_up(

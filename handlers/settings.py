@@ -20,7 +20,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.commands import commands_for
+from bot.commands import commands_for, refresh_personal_commands
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.middlewares import LOCALE_KEY
 from domain.reminders import (
@@ -190,6 +190,7 @@ async def set_language_choice(
     db: Database,
     state: FSMContext,
     i18n: I18n,
+    settings: Settings,
 ) -> None:
     code = callback_data.code
     if code not in SUPPORTED_LOCALES:
@@ -200,11 +201,15 @@ async def set_language_choice(
             await set_language(conn, account.id, code)
     else:
         await state.update_data({LOCALE_KEY: code})
-    with contextlib.suppress(TelegramAPIError):
-        # The command menu follows the chosen language too, for this chat only.
-        await query.bot.set_my_commands(
-            commands_for(i18n, code), scope=BotCommandScopeChat(chat_id=query.from_user.id)
-        )
+    # The command menu follows the chosen language too, for this chat only.
+    if account is not None:
+        admin = account.id in settings.admin_ids
+        await refresh_personal_commands(query.bot, i18n, db, account.id, admin=admin)
+    else:
+        with contextlib.suppress(TelegramAPIError):
+            await query.bot.set_my_commands(
+                commands_for(i18n, code), scope=BotCommandScopeChat(chat_id=query.from_user.id)
+            )
     with i18n.use_locale(code):
         await query.answer(LANGUAGE_NAMES[code])
         await remove_buttons(query)

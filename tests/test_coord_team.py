@@ -37,6 +37,13 @@ async def _actions(env):
         ]
 
 
+async def _personal_commands(env, user):
+    for entry in await env.tg.commands():
+        if entry["scope"] == {"type": "chat", "chat_id": user.id}:
+            return [command["command"] for command in entry["commands"]]
+    return None
+
+
 async def _press_data(user, data):
     """Press a button the bot would show this user, from their last message."""
     last = await user.last_bot_message()
@@ -69,6 +76,8 @@ async def test_admin_invites_a_coordinator_who_accepts_once(bot_env):
     assert "/coord" in (await olga.last_bot_message()).text
     assert await _coordinators(env, center) == [olga.id]
     await pushed(admin, "Ольга")  # the admin hears the link was taken up
+    assert "coord" in await _personal_commands(env, olga)
+    assert "admin" in await _personal_commands(env, admin)
 
     await olga.send("/coord")
     menu = await olga.last_bot_message()
@@ -143,6 +152,7 @@ async def test_admin_revokes_and_the_person_is_told(bot_env):
     await admin.press("Отозвать Ольга")
     await admin.press("Да, отозвать")
     assert await _coordinators(env, center) == []
+    assert "coord" not in await _personal_commands(env, olga)
     await pushed(olga, "больше не координируете")
     await olga.send("/coord")
     assert "приглашению" in (await olga.last_bot_message()).text
