@@ -54,7 +54,7 @@ class Settings(DatabaseSettings):
     telegram_api_url: str = OFFICIAL_API_URL
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: str = "ru"
-    consent_version: str = Field(default="2026-11-22.2", min_length=1, max_length=32)
+    consent_version: str = Field(default="2026-11-22.3", min_length=1, max_length=32)
     offer_window_hours: int = Field(default=12, ge=1, le=168)
     max_active_signups: int = Field(default=10, ge=1, le=100)
     max_concurrent_updates: int = Field(default=16, ge=1, le=1000)

@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.database import dialect_insert
 from storage.ratings import user_ratings
 from storage.reminders import replan_for_user
-from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
+from storage.schema import (
+    activities,
+    audit_log,
+    centers,
+    coordinators,
+    signups,
+    subscriptions,
+    users,
+    volunteer_profiles,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,17 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
         )
     ).first()
     rated = await user_ratings(conn, user_id)
+    coordinated = await conn.execute(
+        select(centers.c.external_id, centers.c.name, coordinators.c.appointed_at)
+        .join(centers, centers.c.id == coordinators.c.center_id)
+        .where(coordinators.c.user_id == user_id)
+        .order_by(coordinators.c.appointed_at)
+    )
+    logged = await conn.execute(
+        select(audit_log.c.action, audit_log.c.center_id, audit_log.c.created_at)
+        .where(audit_log.c.actor_id == user_id)
+        .order_by(audit_log.c.id)
+    )
     return {
         "telegram_id": user.id,
         "display_name": user.display_name,
@@ -146,4 +166,17 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             {"display_name": profile.display_name, "skills": profile.skills} if profile else None
         ),
         "ratings": rated,
+        "coordinates": [
+            {
+                "center_id": row.external_id,
+                "center": row.name,
+                "since": row.appointed_at.isoformat(),
+            }
+            for row in coordinated
+        ],
+        # Kept after /forget too: what a coordinator did stays accountable (see /privacy).
+        "actions_as_coordinator": [
+            {"action": row.action, "center": row.center_id, "at": row.created_at.isoformat()}
+            for row in logged
+        ],
     }
