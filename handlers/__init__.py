@@ -51,6 +51,6 @@ def get_routers() -> list[Router]:
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord
+    from handlers import admin, admin_import, coord, coord_stats, poster
 
-    return [coord.router]
+    return [coord.router, poster.router, coord_stats.router, admin.router, admin_import.router]

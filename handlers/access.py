@@ -21,7 +21,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from handlers.callbacks import CoordCallback
+from handlers.callbacks import AdminCb, CoordCallback
 from storage.activities import get_activity
 from storage.centers import get_center
 from storage.coordinators import coordinated_centers, coordinates
@@ -128,6 +128,11 @@ class RefusedCoordButton(Filter):
         return prefix in _coord_prefixes()
 
 
+class RefusedAdminButton(Filter):
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return (query.data or "").split(":", 1)[0] == AdminCb.__prefix__
+
+
 class RefusedCoordDialog(Filter):
     async def __call__(self, message: Message, state: FSMContext) -> bool:
         current = await state.get_state()
@@ -138,7 +143,7 @@ class RefusedCoordDialog(Filter):
 refusals = Router(name=f"{__name__}.refusals")
 
 
-@refusals.message(Command("coord", "poster", "admin"))
+@refusals.message(Command("coord", "poster"))
 async def not_a_coordinator(message: Message) -> None:
     await message.answer(
         _(
@@ -146,6 +151,17 @@ async def not_a_coordinator(message: Message) -> None:
             "invitation link from the chain's administrators."
         )
     )
+
+
+@refusals.message(Command("admin"))
+async def not_an_admin(message: Message) -> None:
+    # Coordinators too: running one center does not open the chain's figures and imports.
+    await message.answer(_("This is for the chain's administrators only."))
+
+
+@refusals.callback_query(RefusedAdminButton())
+async def refuse_admin_button(query: CallbackQuery) -> None:
+    await query.answer(_("This is for the chain's administrators only."), show_alert=True)
 
 
 @refusals.callback_query(RefusedCoordButton())

@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from handlers.access import RefusedCoordDialog
 from handlers.callbacks import (
     CenterAction,
     CenterCb,
@@ -164,7 +165,9 @@ async def location_not_shared(message: Message) -> None:
     )
 
 
-@router.message(Match(F.text & ~F.text.startswith("/")))
+# Not inside a coordinator's or admin's dialog: its answer goes to the coordinators'
+# routers after this one (which refuse it when the rights are gone).
+@router.message(Match(F.text & ~F.text.startswith("/")), ~RefusedCoordDialog())
 async def search(message: Message, state: FSMContext, db: Database) -> None:
     query = " ".join(message.text.split())[:_MAX_QUERY]
     token = hashlib.sha1(query.encode()).hexdigest()[:8]
