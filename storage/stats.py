@@ -96,9 +96,7 @@ async def region_rows(conn: AsyncConnection, start: datetime, end: datetime) -> 
     region = centers.c.region
     found: dict[Any, dict[str, int]] = {}
     await _activity_sums(conn, found, region, _held(start, end), now=end)
-    center_counts = dict(
-        (await conn.execute(select(region, func.count()).group_by(region))).tuples().all()
-    )
+    center_counts = dict((await conn.execute(select(region, func.count()).group_by(region))).all())
     subscriber_counts = dict(
         (
             await conn.execute(
@@ -106,9 +104,7 @@ async def region_rows(conn: AsyncConnection, start: datetime, end: datetime) -> 
                 .select_from(subscriptions.join(centers, centers.c.id == subscriptions.c.center_id))
                 .group_by(region)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     averages = dict(
         (
@@ -122,9 +118,7 @@ async def region_rows(conn: AsyncConnection, start: datetime, end: datetime) -> 
                 .where(activities.c.ends_at >= start, activities.c.ends_at < end)
                 .group_by(region)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     names = sorted(center_counts.keys() | found.keys(), key=lambda name: (name is None, name or ""))
     return [

@@ -68,7 +68,7 @@ def read_qr(png: bytes, size: int) -> list[list[bool]]:
     dark pixels' bounding box is the symbol; each module is read at its centre."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
     black = Image.eval(image.convert("L"), lambda v: 255 if v == 0 else 0)
-    left, top, right, bottom = black.getbbox()
+    left, top, right, _bottom = black.getbbox()
     module = (right - left) / size
     return [
         [
@@ -231,7 +231,7 @@ async def test_with_several_centers_poster_asks_which(bot_env):
     assert question.text == "Which center's poster?"
     assert len(question.buttons) == 2
     await olga.press("Тихий центр", message_id=question.message_id)
-    pdf_message, png_message = await documents(olga, 2)
+    pdf_message, _png_message = await documents(olga, 2)
     assert pdf_message.document["file_name"] == f"poster-{second}.pdf"
 
 
