@@ -260,7 +260,7 @@ def render_png(poster: Poster, labels: PosterLabels, locale: str) -> bytes:
                     _pixels(left + column * module, top + row * module, module, module), fill=0
                 )
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(PNG_DPI, PNG_DPI), optimize=True)
+    image.save(buffer, format="PNG", dpi=(PNG_DPI, PNG_DPI))
     return buffer.getvalue()
 
 

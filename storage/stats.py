@@ -96,29 +96,23 @@ async def region_rows(conn: AsyncConnection, start: datetime, end: datetime) -> 
     region = centers.c.region
     found: dict[Any, dict[str, int]] = {}
     await _activity_sums(conn, found, region, _held(start, end), now=end)
-    center_counts = dict((await conn.execute(select(region, func.count()).group_by(region))).all())
-    subscriber_counts = dict(
-        (
-            await conn.execute(
-                select(region, func.count(func.distinct(subscriptions.c.user_id)))
-                .select_from(subscriptions.join(centers, centers.c.id == subscriptions.c.center_id))
-                .group_by(region)
-            )
-        ).all()
+    center_counts = await _by_key(conn, select(region, func.count()).group_by(region))
+    subscriber_counts = await _by_key(
+        conn,
+        select(region, func.count(func.distinct(subscriptions.c.user_id)))
+        .select_from(subscriptions.join(centers, centers.c.id == subscriptions.c.center_id))
+        .group_by(region),
     )
-    averages = dict(
-        (
-            await conn.execute(
-                select(region, func.avg(ratings.c.score))
-                .select_from(
-                    ratings.join(activities, activities.c.id == ratings.c.activity_id).join(
-                        centers, centers.c.id == activities.c.center_id
-                    )
-                )
-                .where(activities.c.ends_at >= start, activities.c.ends_at < end)
-                .group_by(region)
+    averages = await _by_key(
+        conn,
+        select(region, func.avg(ratings.c.score))
+        .select_from(
+            ratings.join(activities, activities.c.id == ratings.c.activity_id).join(
+                centers, centers.c.id == activities.c.center_id
             )
-        ).all()
+        )
+        .where(activities.c.ends_at >= start, activities.c.ends_at < end)
+        .group_by(region),
     )
     names = sorted(center_counts.keys() | found.keys(), key=lambda name: (name is None, name or ""))
     return [
@@ -164,6 +158,11 @@ def _held(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
 def _bucket(column: Any, weeks: Sequence[Week]) -> ColumnElement[Any]:
     """The index of the week ``column`` falls in (rows are filtered to the whole period)."""
     return case(*((column < week.end, index) for index, week in enumerate(weeks)), else_=None)
+
+
+async def _by_key(conn: AsyncConnection, statement: Any) -> dict[Any, Any]:
+    """A grouped query's (key, value) rows as a dict."""
+    return dict((await conn.execute(statement)).all())
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
