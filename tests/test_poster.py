@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from PIL import Image
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from domain.poster import (
     PNG_SIZE,
@@ -145,7 +146,12 @@ def test_long_names_wrap_and_are_cut_with_an_ellipsis():
     layout = poster_layout(poster, LABELS, "en")
     band = [t for t in layout.texts if t.size == 26]
     assert len(band) == 2 and band[-1].text.endswith("…")
-    assert all(t.x + 0 <= 595 for t in layout.texts)
+    right_edge = 595.2756 - 18 * 72 / 25.4
+    for text in layout.texts:
+        font = "SosediDejaVuSans-Bold" if text.bold else "SosediDejaVuSans"
+        width = stringWidth(text.text, font, text.size)
+        left = text.x - width / 2 if text.align == "center" else text.x
+        assert left + width <= right_edge + 0.01, text.text
     assert "Opening hours" not in Pdf(render_pdf(poster, LABELS, "en")).text()
 
 
