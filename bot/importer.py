@@ -1,4 +1,4 @@
-"""Import of community centers from a CSV file, as run by the operator's CLI."""
+"""Import of community centers from a CSV file: the operator's CLI, or an admin's upload."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.center_rows import CenterRow, CsvFileError, RejectedRow, read_center_rows
 from storage.centers import count_centers, search_key, upsert_centers
@@ -17,7 +19,10 @@ __all__ = [
     "ImportReport",
     "UnreadableFile",
     "import_centers",
+    "read_center_stream",
     "read_csv_file",
+    "read_csv_stream",
+    "write_centers",
     "write_report",
 ]
 
@@ -65,23 +70,39 @@ async def import_centers(db: Database, path: Path, *, now: datetime, out: TextIO
     try:
         # Read and check everything before taking the write lock: a running bot then waits
         # only for the writing itself, not for parsing and search keys.
-        rows = list(_valid_rows(path, report.rejected))
+        rows = list(_valid_rows(read_csv_file(path, read_center_rows), report.rejected))
     except UnreadableFile as error:
         report = ImportReport(error=str(error))
     else:
         async with db.write() as conn:
-            before = await count_centers(conn)
-            report.written = await upsert_centers(conn, rows, now=now)
-            # Inside the transaction nobody else adds centers, so growth means inserts.
-            report.inserted = await count_centers(conn) - before
-        report.updated = report.written - report.inserted
+            await write_centers(conn, rows, report, now=now)
     write_report(report, path, out)
     return report
 
 
-def _valid_rows(path: Path, rejected: list[RejectedRow]) -> Iterator[dict[str, Any]]:
-    """Row values to upsert, streamed from disk; rejections are collected on the side."""
-    for row in read_csv_file(path, read_center_rows):
+def read_center_stream(raw: BinaryIO, name: str, report: ImportReport) -> list[dict[str, Any]]:
+    """The rows to upsert from an open CSV file (a document sent to the bot, say), checked
+    by the same rules as the command line's import; rejections go into ``report``. Raises
+    :class:`UnreadableFile` naming ``name``."""
+    return list(_valid_rows(read_csv_stream(raw, name, read_center_rows), report.rejected))
+
+
+async def write_centers(
+    conn: AsyncConnection, rows: list[dict[str, Any]], report: ImportReport, *, now: datetime
+) -> None:
+    """Upsert checked rows in the caller's write transaction and count them into ``report``."""
+    before = await count_centers(conn)
+    report.written = await upsert_centers(conn, rows, now=now)
+    # Inside the transaction nobody else adds centers, so growth means inserts.
+    report.inserted = await count_centers(conn) - before
+    report.updated = report.written - report.inserted
+
+
+def _valid_rows(
+    rows: Iterable[CenterRow | RejectedRow], rejected: list[RejectedRow]
+) -> Iterator[dict[str, Any]]:
+    """Row values to upsert, streamed; rejections are collected on the side."""
+    for row in rows:
         if isinstance(row, CenterRow):
             values = row.values()
             values["search_key"] = search_key(row.name, row.address, row.city, row.region)
@@ -98,14 +119,22 @@ def read_csv_file(
     out as :class:`UnreadableFile`."""
     try:
         with path.open("rb") as raw:
-            yield from read_rows(_decoded_lines(raw, path))
-    except CsvFileError as error:
-        raise UnreadableFile(f"{path}: {error}") from error
+            yield from read_csv_stream(raw, str(path), read_rows)
     except OSError as error:
         raise UnreadableFile(f"{path}: cannot read the file ({error.strerror or error})") from error
 
 
-def _decoded_lines(raw: BinaryIO, path: Path) -> Iterator[str]:
+def read_csv_stream(
+    raw: BinaryIO, name: str, read_rows: Callable[[Iterable[str]], Iterator[_Row]]
+) -> Iterator[_Row]:
+    """As :func:`read_csv_file`, from a file already open; messages name it ``name``."""
+    try:
+        yield from read_rows(_decoded_lines(raw, name))
+    except CsvFileError as error:
+        raise UnreadableFile(f"{name}: {error}") from error
+
+
+def _decoded_lines(raw: BinaryIO, path: str) -> Iterator[str]:
     # Decoding line by line rather than through a text wrapper pins a bad byte to its line;
     # a text wrapper decodes in blocks and only knows the offset inside one.
     for number, line in enumerate(raw, start=1):

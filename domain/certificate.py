@@ -42,10 +42,13 @@ from reportlab.platypus import (
 )
 
 __all__ = [
+    "BOLD_FONT",
     "FONT_DIR",
+    "REGULAR_FONT",
     "CertificateLabels",
     "HoursCertificate",
     "HoursRow",
+    "register_fonts",
     "render_certificate",
 ]
 
@@ -56,6 +59,9 @@ FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 # in reportlab's process-wide registry.
 _REGULAR = "SosediDejaVuSans"
 _BOLD = "SosediDejaVuSans-Bold"
+# The same faces serve every PDF the bot makes (the QR poster too).
+REGULAR_FONT = _REGULAR
+BOLD_FONT = _BOLD
 
 _MARGIN = 20 * mm
 _FOOTER_SPACE = 14 * mm
@@ -179,6 +185,11 @@ def _register_fonts() -> None:
     pdfmetrics.registerFontFamily(
         _REGULAR, normal=_REGULAR, bold=_BOLD, italic=_REGULAR, boldItalic=_BOLD
     )
+
+
+def register_fonts() -> None:
+    """Make ``REGULAR_FONT`` and ``BOLD_FONT`` known to ReportLab (once per process)."""
+    _register_fonts()
 
 
 def _styles() -> dict[str, ParagraphStyle]:

@@ -54,6 +54,13 @@ def get_routers() -> list[Router]:
 def coordinator_routers() -> list[Router]:
     """Coordinators' and admins' routers: every handler checks the user's rights (see
     handlers.access)."""
-    from handlers import coord, coord_team
+    from handlers import admin, admin_import, coord, coord_stats, coord_team, poster
 
-    return [coord.router, coord_team.router]
+    return [
+        coord.router,
+        coord_team.router,
+        poster.router,
+        coord_stats.router,
+        admin.router,
+        admin_import.router,
+    ]

@@ -23,7 +23,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from handlers.callbacks import CoordCallback
+from handlers.callbacks import AdminCb, CoordCallback
 from handlers.ui import EVERY_MENU_BUTTON, MenuButton
 from storage.activities import get_activity
 from storage.centers import get_center
@@ -148,6 +148,11 @@ class CoordinatorTraffic(Filter):
         return False
 
 
+class AdminButton(Filter):
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return (query.data or "").split(":", 1)[0] == AdminCb.__prefix__
+
+
 class InCoordinatorDialog(Filter):
     def __init__(self) -> None:
         self.groups = _coordinator_state_groups()
@@ -169,7 +174,9 @@ def coordination(routers: list[Router]) -> Router:
     parent.message.filter(traffic)
     parent.callback_query.filter(traffic)
     refusals = Router(name=f"{__name__}.refusals")
+    refusals.message.register(not_an_admin, Command("admin"))
     refusals.message.register(not_a_coordinator, Command(*COMMANDS))
+    refusals.callback_query.register(refuse_admin_button, AdminButton())
     refusals.callback_query.register(refuse_button)
     refusals.message.register(outside_dialog, InCoordinatorDialog())
     parent.include_routers(*routers, refusals)
@@ -183,6 +190,15 @@ async def not_a_coordinator(message: Message) -> None:
             "invitation link from the chain's administrators."
         )
     )
+
+
+async def not_an_admin(message: Message) -> None:
+    # Coordinators too: running one center does not open the chain's figures and imports.
+    await message.answer(_("This is for the chain's administrators only."))
+
+
+async def refuse_admin_button(query: CallbackQuery) -> None:
+    await query.answer(_("This is for the chain's administrators only."), show_alert=True)
 
 
 async def refuse_button(query: CallbackQuery) -> None:

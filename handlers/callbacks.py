@@ -233,3 +233,13 @@ class CoordActivityAction(StrEnum):
 class CoordActivityCb(CoordCallback, prefix="ka"):
     action: CoordActivityAction
     activity_id: RowId
+
+
+class AdminAction(StrEnum):
+    REGIONS = "r"  # the chain's figures by region, as CSV
+    IMPORT = "i"  # centers from a CSV document
+    FIND = "f"  # a center, to open its coordinator menu
+
+
+class AdminCb(CoordCallback, prefix="adm"):
+    action: AdminAction

@@ -162,3 +162,22 @@ async def cancel_activity(conn: AsyncConnection, activity_id: int, *, now: datet
         .values(status=Status.CANCELLED, offer_expires_at=None, updated_at=now)
     )
     return users
+
+
+async def count_upcoming(
+    conn: AsyncConnection, center_id: int, *, since: datetime, until: datetime
+) -> int:
+    """How many activities ``upcoming`` would list for one center in this period, unpaged:
+    the "and N more" of a poster."""
+    query = (
+        select(func.count())
+        .select_from(activities)
+        .where(
+            activities.c.center_id == center_id,
+            activities.c.status == "scheduled",
+            activities.c.starts_at > since,
+            activities.c.starts_at < until,
+            activities.c.accepts_participants.is_(True),
+        )
+    )
+    return await conn.scalar(query) or 0

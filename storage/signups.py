@@ -165,6 +165,10 @@ async def sign_up(
         await conn.execute(
             update(signups).where(signups.c.id == signup_id).values(status=Status.CONFIRMED)
         )
+    else:  # waits for a place: the base of the waitlist conversion figure
+        await conn.execute(
+            update(signups).where(signups.c.id == signup_id).values(waitlisted_at=now)
+        )
     signup = await get_signup(conn, signup_id)
     return Outcome(signup=signup, position=await waitlist_position(conn, signup))
 
