@@ -23,7 +23,7 @@ from domain.center_rows import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RejectedRow
 from handlers.access import AdminAccess
 from handlers.admin import AdminForm
 from handlers.callbacks import AdminAction, AdminCb
-from handlers.ui import Match
+from handlers.ui import EVERY_MENU_BUTTON, Match, MenuButton
 from storage.audit import record
 from storage.database import Database
 from storage.nearest import NearestCenters
@@ -117,7 +117,13 @@ async def import_file(
         )
 
 
-@router.message(StateFilter(AdminForm.import_file), AdminAccess(), Match(~F.document))
+# A command or a menu button is not an answer: handlers.access ends the dialog for it.
+@router.message(
+    StateFilter(AdminForm.import_file),
+    AdminAccess(),
+    Match(~F.document & ~F.text.startswith("/")),
+    ~MenuButton(*EVERY_MENU_BUTTON),
+)
 async def not_a_file(message: Message) -> None:
     await message.answer(_("Please send the CSV file as a document (📎 → File)."))
 

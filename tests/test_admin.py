@@ -250,3 +250,15 @@ async def test_who_is_not_an_admin_is_refused(bot_env):
         return await env.rows() == before
 
     assert await eventually(unchanged)
+
+
+async def test_a_menu_button_or_a_command_leaves_the_import_dialog(bot_env):
+    admin = await consenting_admin(bot_env)
+    await admin.send("/admin")
+    menu = await admin.last_bot_message()
+    await admin.press("📥 Import centers", message_id=menu.message_id)
+    # A resident's menu button: the dialog ends and the button does its usual job.
+    [schedule] = await admin.press("📋 My schedule")
+    assert "📎" not in schedule.text
+    [answer] = await admin.send("Moscow")  # a search again, not an answer to the import
+    assert "📎" not in answer.text
