@@ -30,6 +30,12 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        # Coordinators' and admins' routers: every handler checks the user's rights (see
+        # handlers.access); what fails the check gets a refusal, not the residents' routers.
+        # Before those: a coordinator's dialog takes the text a resident's search would, and
+        # ends on a menu button or a command, which then does what it always does.
+        *coordinator_routers(),
+        access.refusals,
         start.router,
         consent.router,
         privacy.router,
@@ -42,15 +48,25 @@ def get_routers() -> list[Router]:
         activity_card.router,
         activities.router,
         centers.router,
-        # Coordinators' and admins' routers: every handler checks the user's rights (see
-        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
-        *coordinator_routers(),
-        access.refusals,
         fallback.router,
     ]
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord
+    from handlers import (
+        coord,
+        coord_activities,
+        coord_guest_removal,
+        coord_guests,
+        coord_rollcall,
+        coord_signups,
+    )
 
-    return [coord.router]
+    return [
+        coord.router,
+        coord_activities.router,
+        coord_signups.router,
+        coord_guests.router,
+        coord_guest_removal.router,
+        coord_rollcall.router,
+    ]
