@@ -4,12 +4,13 @@ sign-ups with waitlist positions, the guests, and the roll call."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.activities import ACTIVE, Role, Status
+from domain.roster import ROLL_CALL_WINDOW
 from storage.activities import Activity, get_activities
 from storage.guests import guests_of
 from storage.schema import activities, guest_signups, signups, users, volunteer_profiles
@@ -40,15 +41,15 @@ async def center_activities(
     past: bool,
     limit: int,
     offset: int = 0,
-    past_days: int = 7,
 ) -> list[Activity]:
     """Every activity of the center, cancelled ones too: those not over yet, soonest first,
-    or (``past``) those that ended in the last ``past_days``, latest first."""
+    or (``past``) those that ended and started within the roll call's window (a week),
+    latest first."""
     query = select(activities.c.id).where(activities.c.center_id == center_id)
     if past:
         query = query.where(
             activities.c.ends_at <= now,
-            activities.c.starts_at >= now - timedelta(days=past_days),
+            activities.c.starts_at > now - ROLL_CALL_WINDOW,
         ).order_by(activities.c.starts_at.desc(), activities.c.id.desc())
     else:
         query = query.where(activities.c.ends_at > now).order_by(
