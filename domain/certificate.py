@@ -93,6 +93,8 @@ class HoursCertificate:
     issued_on: date
     rows: Sequence[HoursRow]
     total_hours: float
+    # Of the total, the hours the centers' roll calls confirmed; None: not stated.
+    confirmed_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class CertificateLabels:
     total: str
     issued_on: str
     footer: str
+    confirmed: str = ""  # the lines under the table when the confirmed hours are stated
+    unconfirmed: str = ""
 
 
 def render_certificate(
@@ -121,6 +125,10 @@ def render_certificate(
     for row in rows:
         _check_hours(row.hours)
     _check_hours(certificate.total_hours)
+    if certificate.confirmed_hours is not None:
+        _check_hours(certificate.confirmed_hours)
+        if certificate.confirmed_hours > certificate.total_hours + 1e-9:
+            raise ValueError("confirmed hours exceed the total")
     _register_fonts()
     styles = _styles()
 
@@ -152,6 +160,7 @@ def render_certificate(
         Paragraph(_markup(certificate.volunteer_name), styles["name"]),
         Spacer(1, 8 * mm),
         _hours_table(rows, certificate.total_hours, labels, locale, styles),
+        *_confirmation(certificate, labels, locale, styles),
         Spacer(1, 10 * mm),
         Paragraph(f"{_markup(labels.issued_on)}: <b>{_markup(issued)}</b>", styles["body"]),
     ]
@@ -290,6 +299,26 @@ def _hours_table(
         style=TableStyle(style),
         hAlign="LEFT",
     )
+
+
+def _confirmation(
+    certificate: HoursCertificate,
+    labels: CertificateLabels,
+    locale: str,
+    styles: dict[str, ParagraphStyle],
+) -> list[Any]:
+    """How much of the total a coordinator's roll call confirmed, and how much not yet."""
+    confirmed = certificate.confirmed_hours
+    if confirmed is None:
+        return []
+    unconfirmed = max(0.0, certificate.total_hours - confirmed)
+    return [
+        Spacer(1, 4 * mm),
+        *(
+            Paragraph(f"{_markup(label)}: <b>{_hours(hours, locale)}</b>", styles["body"])
+            for label, hours in ((labels.confirmed, confirmed), (labels.unconfirmed, unconfirmed))
+        ),
+    ]
 
 
 def _markup(text: str) -> str:

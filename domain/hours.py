@@ -16,6 +16,9 @@ class Shift:
     timezone: str
     starts_at: datetime
     ends_at: datetime
+    # A coordinator's roll call marked the volunteer present. Not marked yet: the hours
+    # count, as not yet confirmed. (Marked absent: not a shift served at all.)
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class HoursSummary:
     total: float
     first_day: date | None
     last_day: date | None
+    confirmed_total: float = 0.0  # of ``total``, the hours a roll call confirmed
+
+    @property
+    def unconfirmed_total(self) -> float:
+        return max(0.0, self.total - self.confirmed_total)
 
 
 def summarise(shifts: Iterable[Shift]) -> HoursSummary:
@@ -33,8 +41,11 @@ def summarise(shifts: Iterable[Shift]) -> HoursSummary:
     by_center: dict[tuple[str, str], float] = defaultdict(float)
     rows: dict[tuple[str, str, date], float] = defaultdict(float)
     days: list[date] = []
+    confirmed = 0.0
     for shift in shifts:
         hours = (shift.ends_at - shift.starts_at).total_seconds() / 3600
+        if shift.confirmed:
+            confirmed += hours
         # A shift belongs to the month of the place where it happened, not to UTC's.
         day = shift.starts_at.astimezone(ZoneInfo(shift.timezone)).date()
         month = day.replace(day=1)
@@ -51,4 +62,5 @@ def summarise(shifts: Iterable[Shift]) -> HoursSummary:
         total=sum(by_month.values()),
         first_day=min(days, default=None),
         last_day=max(days, default=None),
+        confirmed_total=confirmed,
     )

@@ -54,10 +54,27 @@ def get_routers() -> list[Router]:
 def coordinator_routers() -> list[Router]:
     """Coordinators' and admins' routers: every handler checks the user's rights (see
     handlers.access)."""
-    from handlers import admin, admin_import, coord, coord_stats, coord_team, poster
+    from handlers import (
+        admin,
+        admin_import,
+        coord,
+        coord_activities,
+        coord_guest_removal,
+        coord_guests,
+        coord_rollcall,
+        coord_signups,
+        coord_stats,
+        coord_team,
+        poster,
+    )
 
     return [
         coord.router,
+        coord_activities.router,
+        coord_signups.router,
+        coord_guests.router,
+        coord_guest_removal.router,
+        coord_rollcall.router,
         coord_team.router,
         poster.router,
         coord_stats.router,

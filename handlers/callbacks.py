@@ -9,6 +9,8 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
+from domain.roster import Mark
+
 # Ids as the database holds them (PostgreSQL's integer). Anything outside fails the filter
 # and lands in the fallback's "out of date" answer instead of reaching a query.
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -243,3 +245,47 @@ class AdminAction(StrEnum):
 
 class AdminCb(CoordCallback, prefix="adm"):
     action: AdminAction
+
+
+class CoordActivitiesCb(CoordCallback, prefix="krl"):
+    """A page of one center's activities in the coordinator's list: those not over yet, or
+    (``past``) those of the last week, for a roll call after the fact."""
+
+    center_id: RowId
+    past: bool = False
+    offset: Offset = 0
+
+
+class CoordSignupsCb(CoordCallback, prefix="krs"):
+    """A page of the sign-ups of one activity."""
+
+    activity_id: RowId
+    page: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+class GuestAction(StrEnum):
+    PARTY = "p"  # the party size, in the guest dialog
+    ASK_REMOVE = "q"
+    REMOVE = "x"
+
+
+class CoordGuestCb(CoordCallback, prefix="krg"):
+    action: GuestAction
+    activity_id: RowId
+    guest_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    party: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+class RollCallAction(StrEnum):
+    SHOW = "v"  # a page of the roll call
+    SIGNUP = "s"  # set one resident's mark
+    GUEST = "g"  # set one guest's mark
+    EVERYONE = "all"  # everyone present
+
+
+class CoordRollCallCb(CoordCallback, prefix="krc"):
+    action: RollCallAction
+    activity_id: RowId
+    page: Annotated[int, Field(ge=0, le=1000)] = 0
+    row_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # the sign-up's or the guest's
+    mark: Mark = Mark.UNMARKED  # what the press sets: a double tap sets it twice, no harm

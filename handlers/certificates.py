@@ -20,11 +20,14 @@ def hours_certificate(name: str, summary: HoursSummary, *, issued: datetime, loc
         total=_("Total"),
         issued_on=_("Issued on"),
         footer=_("Counted from the shifts the volunteer signed up for and that have ended."),
+        confirmed=_("Confirmed by the centers at roll call"),
+        unconfirmed=_("Not confirmed yet"),
     )
     certificate = HoursCertificate(
         volunteer_name=name,
         issued_on=issued.date(),
         rows=[HoursRow(center, city, month, hours) for center, city, month, hours in summary.rows],
         total_hours=summary.total,
+        confirmed_hours=summary.confirmed_total,
     )
     return render_certificate(certificate, labels, locale)

@@ -29,7 +29,7 @@ from handlers.certificates import hours_certificate
 from handlers.consent import ask_for_consent, is_consented
 from handlers.ui import DIALOG_ANSWER, EVERY_MENU_BUTTON, Match, MenuButton, end_dialog
 from storage.database import Database
-from storage.signups import served_shifts
+from storage.signups import served_shifts_marked
 from storage.users import User
 from storage.volunteers import get_profile, save_profile
 
@@ -50,10 +50,26 @@ def hours_text(hours: float, locale: str) -> str:
 
 async def _summary(db: Database, user_id: int, now: datetime) -> HoursSummary:
     async with db.read() as conn:
-        served = await served_shifts(conn, user_id, now=now)
+        served = await served_shifts_marked(conn, user_id, now=now)
     return summarise(
-        Shift(a.center_name, a.city, a.timezone, a.starts_at, a.ends_at) for a in served
+        Shift(a.center_name, a.city, a.timezone, a.starts_at, a.ends_at, confirmed=present)
+        for a, present in served
     )
+
+
+def confirmation_lines(summary: HoursSummary, locale: str) -> list[str]:
+    """How much of the total the centers' roll calls confirmed (a shift nobody has marked
+    yet still counts; one marked absent does not count at all)."""
+    return [
+        "✅ "
+        + _("Confirmed at roll call: {hours}").format(
+            hours=hours_text(summary.confirmed_total, locale)
+        ),
+        "⏳ "
+        + _("Not confirmed yet: {hours}").format(
+            hours=hours_text(summary.unconfirmed_total, locale)
+        ),
+    ]
 
 
 @router.callback_query(ScheduleCb.filter(F.action == ScheduleAction.HOURS))
@@ -76,6 +92,7 @@ async def my_hours(
         _("<b>My volunteer hours</b>"),
         "",
         _("Total: {hours}").format(hours=hours_text(summary.total, locale)),
+        *confirmation_lines(summary, locale),
         "",
         _("<b>By month</b>"),
     ]

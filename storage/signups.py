@@ -308,19 +308,30 @@ async def schedule(
 
 async def served_shifts(conn: AsyncConnection, user_id: int, *, now: datetime) -> list[Activity]:
     """Shifts the user was confirmed for that have ended: the volunteer's hours."""
+    return [shift for shift, _present in await served_shifts_marked(conn, user_id, now=now)]
+
+
+async def served_shifts_marked(
+    conn: AsyncConnection, user_id: int, *, now: datetime
+) -> list[tuple[Activity, bool]]:
+    """Each ended shift the user was confirmed for, and whether the roll call confirmed it
+    (marked present). One marked absent gives no hours and is left out."""
     rows = await conn.execute(
-        select(signups.c.activity_id)
+        select(signups.c.activity_id, signups.c.attended)
         .join(activities, activities.c.id == signups.c.activity_id)
         .where(
             signups.c.user_id == user_id,
             signups.c.role == Role.VOLUNTEER,
             signups.c.status == Status.CONFIRMED,
+            signups.c.attended.is_distinct_from(False),
             activities.c.status == "scheduled",
             activities.c.ends_at <= now,
         )
         .order_by(activities.c.starts_at)
     )
-    return await get_activities(conn, list(rows.scalars()))
+    present = {activity_id: bool(attended) for activity_id, attended in rows}
+    shifts = await get_activities(conn, list(present))
+    return [(shift, present[shift.id]) for shift in shifts]
 
 
 async def cancel_all(

@@ -381,3 +381,19 @@ def test_impossible_hours_are_rejected(hours):
     rows = [HoursRow("Сусіди", "Київ", date(2026, 1, 1), hours)]
     with pytest.raises(ValueError):
         render_certificate(make_certificate(rows=rows), UK_LABELS, "uk")
+
+
+def test_states_the_hours_a_roll_call_confirmed():
+    labels = replace(
+        EN_LABELS,
+        confirmed="Confirmed by the centers at roll call",
+        unconfirmed="Not confirmed yet",
+    )
+    certificate = make_certificate(confirmed_hours=1000.5)
+    text = render(certificate, labels, "en").text()
+    assert contains(text, "Confirmed by the centers at roll call: 1,000.5")
+    assert contains(text, "Not confirmed yet: 250.25")
+    # Without the figure there are no such lines.
+    assert not contains(render(labels=labels, locale="en").text(), "Not confirmed yet")
+    with pytest.raises(ValueError):
+        render_certificate(make_certificate(confirmed_hours=2000), labels, "en")

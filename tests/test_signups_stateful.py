@@ -1,12 +1,13 @@
-"""Random sequences of sign-ups, cancels, offers, the clock and capacity changes, checked
-against the database's own invariants and a small model of the rules after every step."""
+"""Random sequences of sign-ups, cancels, offers, the clock, capacity changes and guests
+registered at the desk, checked against the database's own invariants and a small model of
+the rules after every step."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, settings
@@ -29,12 +30,14 @@ from domain.activities import (
     Status,
     offer_deadline,
 )
+from domain.roster import RosterRefusal
+from storage import guests as desk
 from storage import signups as store
 from storage.activities import get_activity, insert_activity
 from storage.centers import upsert_centers
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.schema import signups
+from storage.schema import guest_signups, signups
 from storage.users import save_consent
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -77,6 +80,7 @@ class Place:
     volunteer_places: int
     seats_taken: int = 0
     volunteers_taken: int = 0
+    guests: dict[int, int] = field(default_factory=dict)  # guest id -> party size
 
     def limit(self, role: Role) -> int | None:
         return self.capacity if role is P else self.volunteer_places
@@ -402,6 +406,61 @@ class SignupMachine(RuleBasedStateMachine):
         )
         assert (changed, self.promotions(promotions)) == expected
 
+    @rule(index=st.integers(0, 1), party=st.integers(1, 3))
+    def adds_guest(self, index, party):
+        place = self.places[index]
+        free = place.free(P)
+        if place.starts_at <= self.now:
+            expected = RosterRefusal.STARTED
+        elif any(fits(free, r.party) for r in self.queue(place, P)) or not fits(free, party):
+            expected = RosterRefusal.FULL  # guests never wait, nor go before those who do
+        else:
+            expected = None
+        outcome = self.run(
+            self.write(
+                desk.add_guest,
+                activity_id=place.id,
+                name="Гость",
+                party_size=party,
+                by=0,
+                now=self.now,
+            )
+        )
+        assert outcome.refusal == expected
+        if expected is None:
+            place.guests[outcome.guest.id] = party
+            place.move(P, party)
+        else:
+            assert outcome.guest is None
+
+    @precondition(lambda self: any(p.guests for p in self.places))
+    @rule(data=st.data(), wrong_activity=st.booleans())
+    def removes_guest(self, data, wrong_activity):
+        place = data.draw(st.sampled_from([p for p in self.places if p.guests]))
+        guest_id = data.draw(st.sampled_from(sorted(place.guests)))
+        activity_id = place.id
+        promoted = []
+        if wrong_activity:
+            activity_id = next(p.id for p in self.places if p is not place)
+            expected = RosterRefusal.GONE
+        elif place.starts_at <= self.now:
+            expected = RosterRefusal.STARTED
+        else:
+            expected = None
+            place.move(P, -place.guests.pop(guest_id))
+            promoted = self.fill(place, P)
+        outcome = self.run(
+            self.write(
+                desk.remove_guest,
+                activity_id=activity_id,
+                guest_id=guest_id,
+                now=self.now,
+                rules=self.rules,
+            )
+        )
+        assert outcome.refusal == expected
+        assert self.promotions(outcome.promotions) == promoted
+
     def promotions(self, promotions) -> list[tuple]:
         by_id = {signup_id: key for key, signup_id in self.ids.items()}
         found = []
@@ -417,6 +476,7 @@ class SignupMachine(RuleBasedStateMachine):
         async def read():
             async with self.db.read() as conn:
                 rows = (await conn.execute(select(signups).order_by(signups.c.id))).all()
+                guests = (await conn.execute(select(guest_signups))).all()
                 found = [await get_activity(conn, p.id) for p in self.places]
                 positions = {
                     row.id: await store.waitlist_position(
@@ -425,9 +485,9 @@ class SignupMachine(RuleBasedStateMachine):
                     for row in rows
                     if row.status == Status.WAITLISTED
                 }
-                return rows, found, positions
+                return rows, found, positions, guests
 
-        rows, found, positions = self.run(read())
+        rows, found, positions, guests = self.run(read())
 
         # One row per person and activity.
         keys = [(row.user_id, row.activity_id) for row in rows]
@@ -440,8 +500,11 @@ class SignupMachine(RuleBasedStateMachine):
                 (V, activity.volunteers_taken, activity.volunteer_places),
             ):
                 of_role = [row for row in mine if row.role == role]
-                # The counter is the seats held, and never more than there are.
-                assert taken == sum(r.party_size for r in of_role if r.status in HOLDS_SEATS)
+                # The counter is the seats held (guests' too), and never more than there are.
+                held = sum(r.party_size for r in of_role if r.status in HOLDS_SEATS)
+                if role is P:
+                    held += sum(g.party_size for g in guests if g.activity_id == activity.id)
+                assert taken == held
                 assert limit is None or taken <= limit
                 # Waitlist positions are 1..N in sign-up order.
                 waiting = [r for r in of_role if r.status == Status.WAITLISTED]
@@ -477,6 +540,7 @@ class SignupMachine(RuleBasedStateMachine):
         ]
         assert {(r.user_id, r.activity_id): r.id for r in rows} == self.ids
         for activity, place in zip(found, self.places, strict=True):
+            assert {g.id: g.party_size for g in guests if g.activity_id == place.id} == place.guests
             assert (
                 activity.capacity,
                 activity.seats_taken,
