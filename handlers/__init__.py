@@ -30,6 +30,12 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        # Coordinators' and admins' routers: every handler checks the user's rights (see
+        # handlers.access); what fails the check gets a refusal, not the residents' handlers.
+        # Before those, as the residents' dialogs are: a coordinator's dialog takes the text
+        # the search would otherwise take, and ends on a menu button or command.
+        *coordinator_routers(),
+        access.refusals,
         start.router,
         consent.router,
         privacy.router,
@@ -42,15 +48,11 @@ def get_routers() -> list[Router]:
         activity_card.router,
         activities.router,
         centers.router,
-        # Coordinators' and admins' routers: every handler checks the user's rights (see
-        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
-        *coordinator_routers(),
-        access.refusals,
         fallback.router,
     ]
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord
+    from handlers import coord, coord_new, coord_save
 
-    return [coord.router]
+    return [coord.router, coord_new.router, coord_save.router]

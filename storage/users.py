@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
+from storage.ideas import user_ideas
 from storage.ratings import user_ratings
 from storage.reminders import replan_for_user
 from storage.schema import activities, centers, signups, subscriptions, users, volunteer_profiles
@@ -146,4 +147,5 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             {"display_name": profile.display_name, "skills": profile.skills} if profile else None
         ),
         "ratings": rated,
+        "ideas": await user_ideas(conn, user_id),
     }
