@@ -36,6 +36,8 @@ MAX_DURATION: Final = 24 * 60
 MAX_WEEKS: Final = 52
 # Nobody plans a neighbourhood activity further ahead; a date that far off is a typo.
 HORIZON: Final = timedelta(days=365)
+# A date without a year this long ago or less is taken as a past date, not next year's.
+RECENT: Final = timedelta(days=31)
 
 
 class Problem(StrEnum):
@@ -77,7 +79,8 @@ def clean_text(text: str, limit: int) -> str | Problem:
 
 def parse_date(text: str, today: date) -> date | Problem:
     """``25.12``, ``25.12.2026``, ``25/12/26`` or ``2026-12-25``. Without a year, the next
-    such day from ``today`` on: in December, ``10.01`` is January of the next year."""
+    such day from ``today`` on (in December, ``10.01`` is January of the next year), unless
+    it was only days ago: that is a slip to be told about, not a plan for next year."""
     text = text.strip()
     try:
         if match := _ISO_DATE.fullmatch(text):
@@ -88,7 +91,9 @@ def parse_date(text: str, today: date) -> date | Problem:
                 year = int(match[3])
                 return date(year + 2000 if year < 100 else year, month, day)
             found = date(today.year, month, day)
-            return found if found >= today else date(today.year + 1, month, day)
+            if found >= today or today - found <= RECENT:
+                return found
+            return date(today.year + 1, month, day)
     except ValueError:  # 31.02, month 13
         return Problem.BAD_DATE
     return Problem.BAD_DATE

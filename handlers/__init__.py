@@ -53,6 +53,12 @@ def get_routers() -> list[Router]:
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord, coord_new, coord_save
+    from handlers import coord, coord_cancel, coord_edit, coord_new, coord_save
 
-    return [coord.router, coord_new.router, coord_save.router]
+    return [
+        coord.router,
+        coord_new.router,
+        coord_save.router,
+        coord_edit.router,
+        coord_cancel.router,
+    ]

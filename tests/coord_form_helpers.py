@@ -72,3 +72,37 @@ async def audit_actions(env, center_id=None):
 async def run_news(env) -> None:
     d = env.dispatcher
     await announcements_job(env.db, d["i18n"], d["sender"], env.settings, env.clock)
+
+
+async def activity_at_quiet_center(env, day: date, at: time, **values) -> int:
+    """An activity at the quiet test center, on a local day and time."""
+    from tests.activity_helpers import add_activity
+
+    starts_at = at_local(day, at)
+    hours = (starts_at - env.clock()) / timedelta(hours=1)
+    return await add_activity(env, "test-quiet", in_hours=hours, **values)
+
+
+async def join(env, user, activity_id: int, role=None):
+    from domain.activities import Role, SignupRules
+    from storage.signups import sign_up
+
+    async with env.db.write() as conn:
+        outcome = await sign_up(
+            conn,
+            activity_id=activity_id,
+            user_id=user.id,
+            role=role or Role.PARTICIPANT,
+            party_size=1,
+            now=env.clock(),
+            rules=SignupRules(),
+        )
+    return outcome.signup
+
+
+async def press_forged(env, user, message_id: int, data: str) -> str | None:
+    """Press a button the bot never showed; the text the press was answered with."""
+    await user.callback(message_id, data)
+    answers = [c for c in await env.tg.callbacks(user.id) if c["data"] == data]
+    answer = answers[-1]["answer"]
+    return answer and answer.get("text")
