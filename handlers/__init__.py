@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         consent,
         errors,
         fallback,
+        ideas,
         membership,
         news_settings,
         privacy,
@@ -43,6 +44,7 @@ def get_routers() -> list[Router]:
         news_settings.router,
         membership.router,
         volunteering.router,  # its dialog ends on any menu button: before the menus' routers
+        ideas.router,  # the same
         schedule.router,
         reminders.router,
         activity_card.router,
@@ -53,7 +55,7 @@ def get_routers() -> list[Router]:
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord, coord_cancel, coord_edit, coord_new, coord_save
+    from handlers import coord, coord_cancel, coord_edit, coord_ideas, coord_new, coord_save
 
     return [
         coord.router,
@@ -61,4 +63,5 @@ def coordinator_routers() -> list[Router]:
         coord_save.router,
         coord_edit.router,
         coord_cancel.router,
+        coord_ideas.router,
     ]
