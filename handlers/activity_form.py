@@ -96,6 +96,8 @@ def problem_text(problem: Problem, step: str) -> str:
     if problem is Problem.BAD_TIME:
         return _("I could not read this time. Send it like 18:30.")
     if problem is Problem.PAST:
+        if step == "preview":
+            return _("It would start in the past: change the date or the time.")
         if step == "time":
             return _("This time has already passed. Send a later time.")
         return _("This date has already passed. Send a date from today on.")

@@ -10,11 +10,13 @@ New activities are left unannounced: the daily news job tells the center's subsc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -243,7 +245,8 @@ async def form_button(
     if action is FormAction.FIELDS:
         await query.answer()
         if isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=fields_keyboard(center.id))
+            with contextlib.suppress(TelegramBadRequest):  # a double tap: already shown
+                await query.message.edit_reply_markup(reply_markup=fields_keyboard(center.id))
         return
     choice = _choose(action, value, step, draft, editing)
     if choice is None:
