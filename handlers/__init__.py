@@ -31,6 +31,7 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        ideas.router,  # the same
         # Coordinators' and admins' routers: every handler checks the user's rights (see
         # handlers.access); what fails the check gets a refusal, not the residents' handlers.
         # Before those, as the residents' dialogs are: a coordinator's dialog takes the text
@@ -44,7 +45,6 @@ def get_routers() -> list[Router]:
         news_settings.router,
         membership.router,
         volunteering.router,  # its dialog ends on any menu button: before the menus' routers
-        ideas.router,  # the same
         schedule.router,
         reminders.router,
         activity_card.router,

@@ -48,6 +48,7 @@ from handlers.ui import (
     DIALOG_ANSWER,
     EVERY_MENU_BUTTON,
     N_,
+    NOT_LEAVING,
     Match,
     MenuButton,
     end_dialog,
@@ -275,7 +276,7 @@ async def typed_value(
     await _report(bot, message.chat.id, activity, outcome, sender)
 
 
-@router.message(StateFilter(EditActivity), CenterAccess())
+@router.message(StateFilter(EditActivity), *NOT_LEAVING, CenterAccess())
 async def not_text(message: Message) -> None:
     await message.answer(_("Please send your answer as text."))
 

@@ -36,6 +36,7 @@ from handlers.idea_notices import queue_idea_reply
 from handlers.ui import (
     DIALOG_ANSWER,
     EVERY_MENU_BUTTON,
+    NOT_LEAVING,
     Match,
     MenuButton,
     end_dialog,
@@ -251,7 +252,7 @@ async def reply_text(
     )
 
 
-@router.message(StateFilter(IdeaReply), CenterAccess())
+@router.message(StateFilter(IdeaReply), *NOT_LEAVING, CenterAccess())
 async def reply_not_text(message: Message) -> None:
     await message.answer(_("Please send your answer as text."))
 

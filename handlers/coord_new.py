@@ -50,6 +50,7 @@ from handlers.callbacks import CoordFormCb, CoordMenuCb, CoordSection, FormActio
 from handlers.ui import (
     DIALOG_ANSWER,
     EVERY_MENU_BUTTON,
+    NOT_LEAVING,
     Match,
     MenuButton,
     end_dialog,
@@ -187,7 +188,7 @@ async def typed_answer(
     )
 
 
-@router.message(StateFilter(NewActivity), CenterAccess())
+@router.message(StateFilter(NewActivity), *NOT_LEAVING, CenterAccess())
 async def not_an_answer(message: Message, state: FSMContext) -> None:
     step = (await state.get_state() or "").split(":", 1)[1]
     if step in TEXT_STEPS:
@@ -248,12 +249,12 @@ async def form_button(
             with contextlib.suppress(TelegramBadRequest):  # a double tap: already shown
                 await query.message.edit_reply_markup(reply_markup=fields_keyboard(center.id))
         return
+    if action is FormAction.DAYS_DONE and not draft.weekdays:
+        await query.answer(_("Choose at least one day."))
+        return
     choice = _choose(action, value, step, draft, editing)
     if choice is None:
         await query.answer(_("This button is out of date."))
-        return
-    if choice == "weekdays?":
-        await query.answer(_("Choose at least one day."))
         return
     await query.answer()
     await remove_buttons(query)
@@ -263,7 +264,7 @@ async def form_button(
 
 def _choose(action: FormAction, value: str, step: str, draft: Draft, editing: bool) -> str | None:
     """Apply a button to the draft. Returns the step to go to ("" for the usual next one),
-    "weekdays?" when no day is chosen yet, or None for a value no button has."""
+    or None for a value no button has."""
     if action is FormAction.KEEP:
         if editing:
             return "preview"
@@ -308,9 +309,6 @@ def _choose(action: FormAction, value: str, step: str, draft: Draft, editing: bo
     elif action is FormAction.WEEKLY:
         assert draft.day is not None
         draft.weekdays = draft.weekdays or frozenset({draft.day.isoweekday()})
-    elif action is FormAction.DAYS_DONE:
-        if not draft.weekdays:
-            return "weekdays?"
     elif action is FormAction.END:
         assert draft.day is not None
         if value == NO_END:

@@ -27,6 +27,7 @@ from handlers.idea_notices import queue_new_idea
 from handlers.ui import (
     DIALOG_ANSWER,
     EVERY_MENU_BUTTON,
+    NOT_LEAVING,
     Match,
     MenuButton,
     end_dialog,
@@ -127,12 +128,12 @@ async def idea_text(message: Message, state: FSMContext) -> None:
     await message.answer(_("Could you help to make it happen?"), reply_markup=keyboard)
 
 
-@router.message(StateFilter(IdeaForm.help))
+@router.message(StateFilter(IdeaForm.help), *NOT_LEAVING)
 async def use_the_buttons(message: Message) -> None:
     await message.answer(_("Please answer with the buttons above."))
 
 
-@router.message(StateFilter(IdeaForm.text))
+@router.message(StateFilter(IdeaForm.text), *NOT_LEAVING)
 async def needs_text(message: Message) -> None:
     await message.answer(_("Please send your idea as text."))
 

@@ -271,3 +271,17 @@ async def test_only_subscribers_propose_and_only_the_centers_coordinators_act(bo
             assert await press_forged(env, olga, menu.message_id, data) == expected, data
     await sender_idle(env)
     assert await env.rows() == before
+
+
+async def test_the_idea_dialog_ends_on_a_menu_button_or_a_command(bot_env):
+    env = bot_env
+    await quiet_center_with_coordinator(env)
+    anna = await subscribed_user(env, "test-quiet", language_code="ru", name="Анна")
+    card = await anna.last_bot_message()
+    for leave in ("⚙️ Настройки", "/help"):
+        await anna.press("💡 Предложить идею", message_id=card.message_id)
+        left = await (anna.send(leave) if leave.startswith("/") else anna.press(leave))
+        assert left and all("идею" not in (m.text or "") for m in left)
+        [search] = await anna.send("Шахматы")
+        assert "«Шахматы»" in search.text, "the dialog has ended: text is a search again"
+    assert await idea_rows(env) == []
