@@ -134,7 +134,8 @@ def prompt(
         ).format(center=escape(center.name), limit=MAX_TITLE)
         if draft.title:
             text += "\n\n" + _("Now: <b>{value}</b>").format(value=escape(draft.title))
-            rows.append([button(_("✅ Keep it"), cid, FormAction.KEEP)])
+            if not editing:  # a suggestion; when editing, "Back to the preview" keeps it
+                rows.append([button(_("✅ Keep it"), cid, FormAction.KEEP)])
     elif step == "category":
         text = _("Choose the category.")
         choices = [button(_(CATEGORY_NAMES[c]), cid, FormAction.CATEGORY, c) for c in Category]
@@ -184,7 +185,8 @@ def prompt(
         ).format(limit=MAX_DESCRIPTION)
         if draft.description:
             text += "\n\n" + _("Now: {value}").format(value=escape(draft.description))
-            rows.append([button(_("✅ Keep it"), cid, FormAction.KEEP)])
+            if not editing:
+                rows.append([button(_("✅ Keep it"), cid, FormAction.KEEP)])
         rows.append([button(_("Skip"), cid, FormAction.SKIP)])
     elif step == "repeat":
         text = _("Does it repeat every week?")
