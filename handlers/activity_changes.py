@@ -9,6 +9,7 @@ places go to the waitlist at once).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import I18n
@@ -17,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from domain.activities import Refusal
 from handlers.activity_notices import queue_changed
+from handlers.activity_views import when
 from handlers.callbacks import EditField
 from handlers.notify import queue_promotions, refusal_text
 from storage.activities import Activity, get_activity
@@ -26,6 +28,11 @@ from storage.database import Database
 from storage.series import update_activity
 from storage.signups import set_capacity, signed_up
 from storage.users import User
+
+
+def heading(activity: Activity, locale: str) -> str:
+    """The activity named at the top of a coordinator's question about it."""
+    return f"<b>{escape(activity.title)}</b>\n🗓 {when(activity, locale, None)}"
 
 
 def not_editable(activity: Activity, now: datetime) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,9 +16,8 @@ from bot.config import Settings
 from bot.sender import Sender
 from domain.activities import Refusal
 from handlers.access import CenterAccess
-from handlers.activity_changes import not_editable
+from handlers.activity_changes import heading, not_editable
 from handlers.activity_notices import queue_cancelled
-from handlers.activity_views import when
 from handlers.callbacks import CoordActivityAction, CoordActivityCb, CoordCancelCb
 from handlers.coord import back_to_menu
 from handlers.notify import refusal_text
@@ -31,10 +29,6 @@ from storage.signups import signed_up
 from storage.users import User
 
 router = Router(name=__name__)
-
-
-def _heading(activity: Activity, locale: str) -> str:
-    return f"<b>{escape(activity.title)}</b>\n🗓 {when(activity, locale, None)}"
 
 
 @router.callback_query(
@@ -55,7 +49,7 @@ async def ask_to_cancel(
     async with db.read() as conn:
         people = len(await signed_up(conn, activity.id))
     await query.answer()
-    lines = [_("Cancel this activity?"), "", _heading(activity, i18n.current_locale), ""]
+    lines = [_("Cancel this activity?"), "", heading(activity, i18n.current_locale), ""]
     lines.append(
         ngettext(
             "{n} person signed up will be told.", "{n} people signed up will be told.", people
@@ -119,7 +113,7 @@ async def cancel(
     if told:
         sender.notify()
     await query.answer(_("Cancelled."))
-    text = _("❌ Cancelled.") + "\n\n" + _heading(activity, i18n.current_locale)
+    text = _("❌ Cancelled.") + "\n\n" + heading(activity, i18n.current_locale)
     if people:
         text += "\n\n" + ngettext(
             "{n} person signed up is being told.", "{n} people signed up are being told.", told

@@ -38,9 +38,8 @@ from domain.activity_form import (
 from domain.form_steps import UNLIMITED_WORDS
 from domain.recurrence import local_to_utc
 from handlers.access import CenterAccess, CoordinatorStates
-from handlers.activity_changes import apply_change, not_editable
-from handlers.activity_form import duration_label, problem_text
-from handlers.activity_views import when
+from handlers.activity_changes import apply_change, heading, not_editable
+from handlers.activity_form import duration_label, problem_text, rows_of
 from handlers.callbacks import CoordActivityAction, CoordActivityCb, CoordEditCb, EditField
 from handlers.coord import back_to_menu
 from handlers.notify import refusal_text
@@ -89,10 +88,6 @@ def _edit_button(text: str, activity_id: int, field: EditField, clear: bool = Fa
     return InlineKeyboardButton(text=text, callback_data=callback.pack())
 
 
-def _heading(activity: Activity, locale: str) -> str:
-    return f"<b>{escape(activity.title)}</b>\n🗓 {when(activity, locale, None)}"
-
-
 @router.callback_query(CoordActivityCb.filter(F.action == CoordActivityAction.EDIT), CenterAccess())
 async def edit_menu(
     query: CallbackQuery,
@@ -109,9 +104,9 @@ async def edit_menu(
     await query.answer()
     await state.clear()
     buttons = [_edit_button(_(label), activity.id, field) for field, label in LABELS.items()]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = rows_of(buttons, 2)
     rows.append([back_to_menu(activity.center_id)])
-    text = _("✏️ What would you like to change?") + "\n\n" + _heading(activity, i18n.current_locale)
+    text = _("✏️ What would you like to change?") + "\n\n" + heading(activity, i18n.current_locale)
     await bot.send_message(
         query.from_user.id, text, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
     )
