@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         consent,
         errors,
         fallback,
+        ideas,
         invites,
         membership,
         news_settings,
@@ -31,6 +32,7 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        ideas.router,  # the same
         invites.router,  # /start with an invitation: before /start itself
         start.router,
         # Before the menus: coordinators' dialogs take free text that would otherwise be a
@@ -59,9 +61,14 @@ def coordinator_routers() -> list[Router]:
         admin_import,
         coord,
         coord_activities,
+        coord_cancel,
+        coord_edit,
         coord_guest_removal,
         coord_guests,
+        coord_ideas,
+        coord_new,
         coord_rollcall,
+        coord_save,
         coord_signups,
         coord_stats,
         coord_team,
@@ -70,11 +77,16 @@ def coordinator_routers() -> list[Router]:
 
     return [
         coord.router,
+        coord_new.router,
+        coord_save.router,
         coord_activities.router,
+        coord_edit.router,
+        coord_cancel.router,
         coord_signups.router,
         coord_guests.router,
         coord_guest_removal.router,
         coord_rollcall.router,
+        coord_ideas.router,
         coord_team.router,
         poster.router,
         coord_stats.router,

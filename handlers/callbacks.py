@@ -289,3 +289,90 @@ class CoordRollCallCb(CoordCallback, prefix="krc"):
     page: Annotated[int, Field(ge=0, le=1000)] = 0
     row_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # the sign-up's or the guest's
     mark: Mark = Mark.UNMARKED  # what the press sets: a double tap sets it twice, no harm
+
+
+class FormAction(StrEnum):
+    """A button of the new-activity dialog; ``value`` says which choice."""
+
+    CATEGORY = "c"
+    DURATION = "d"
+    CAPACITY = "p"  # a number, "unlimited" or "volunteers" (a shift for volunteers only)
+    NO_VOLUNTEERS = "n"
+    PLACES = "v"
+    SKIP = "s"  # leave an optional field empty
+    KEEP = "k"  # keep what the field holds (a suggestion, or the value being edited)
+    ONCE = "o"
+    WEEKLY = "w"
+    WEEKDAY = "y"  # toggle one day of the week
+    EVERY = "e"  # every week, or every other week
+    DAYS_DONE = "x"
+    END = "z"  # a number of weeks, or "none"
+    SAVE = "S"
+    FIELDS = "E"  # "Edit a field": the list of fields
+    FIELD = "F"  # one field to change
+    DISCARD = "D"
+
+
+class CoordFormCb(CoordCallback, prefix="knf"):
+    """A button of the new-activity dialog. The dialog's state must be for this center."""
+
+    center_id: RowId
+    action: FormAction
+    value: str = Field(default="", pattern=r"^[a-z0-9_]{0,16}$")
+
+
+class EditField(StrEnum):
+    TITLE = "t"
+    DESCRIPTION = "d"
+    PLACE = "p"
+    START = "s"
+    DURATION = "m"
+    CAPACITY = "c"
+
+
+class CoordEditCb(CoordCallback, prefix="ked"):
+    """One field of an existing activity to change; ``clear`` empties it (no place, no
+    description, no limit on places)."""
+
+    activity_id: RowId
+    field: EditField
+    clear: bool = False
+
+
+class CoordCancelCb(CoordCallback, prefix="kcx"):
+    """The answer to "Cancel this activity?"."""
+
+    activity_id: RowId
+    confirm: bool
+
+
+class IdeaCb(CallbackData, prefix="idea"):
+    """The "💡 Propose an idea" button on a center's card."""
+
+    center_id: RowId
+
+
+class IdeaHelpCb(CallbackData, prefix="ideh"):
+    """The author's answer to "Can you help with it?"."""
+
+    can_help: bool
+
+
+class CoordIdeasCb(CoordCallback, prefix="kil"):
+    """A page of a center's ideas still open (new or answered)."""
+
+    center_id: RowId
+    offset: Offset = 0
+
+
+class IdeaAction(StrEnum):
+    OPEN = "o"
+    REPLY = "r"
+    ACTIVITY = "a"  # turn it into an activity
+    DONE = "d"
+
+
+class CoordIdeaCb(CoordCallback, prefix="kid"):
+    center_id: RowId
+    idea_id: RowId
+    action: IdeaAction

@@ -94,6 +94,11 @@ class MenuButton(Filter):
 DIALOG_ANSWER = (Match(F.text & ~F.text.startswith("/")), ~MenuButton(*EVERY_MENU_BUTTON))
 
 
+# Anything else, text or not: what a dialog's last handler ("please use the buttons") may
+# answer. A command or a menu label passes end_dialog on to later handlers, this one's too.
+NOT_LEAVING = (Match(~F.text.startswith("/")), ~MenuButton(*EVERY_MENU_BUTTON))
+
+
 async def end_dialog(message: Message, state: FSMContext) -> None:
     """For a dialog's states, on a menu button or a command: the person moved on, so the
     dialog ends and the button or command does what it always does."""

@@ -13,7 +13,7 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from handlers.callbacks import CenterAction, CenterCb
+from handlers.callbacks import CenterAction, CenterCb, IdeaCb
 from storage.centers import Center
 
 PAGE_SIZE = 5
@@ -104,14 +104,18 @@ def center_card(center: Center, *, subscribed: bool, now: datetime) -> str:
 
 
 def center_card_keyboard(center: Center, *, subscribed: bool) -> InlineKeyboardMarkup:
-    if subscribed:
-        button = InlineKeyboardButton(
-            text=_("🔕 Unsubscribe"),
-            callback_data=CenterCb(action=CenterAction.UNSUBSCRIBE, center_id=center.id).pack(),
-        )
-    else:
+    if not subscribed:
         button = InlineKeyboardButton(
             text=_("⭐ Subscribe"),
             callback_data=CenterCb(action=CenterAction.SUBSCRIBE, center_id=center.id).pack(),
         )
-    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+        return InlineKeyboardMarkup(inline_keyboard=[[button]])
+    button = InlineKeyboardButton(
+        text=_("🔕 Unsubscribe"),
+        callback_data=CenterCb(action=CenterAction.UNSUBSCRIBE, center_id=center.id).pack(),
+    )
+    # Ideas are for the center's followers: the coordinators hear from their own residents.
+    idea = InlineKeyboardButton(
+        text=_("💡 Propose an idea"), callback_data=IdeaCb(center_id=center.id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[button], [idea]])

@@ -27,6 +27,7 @@ __all__ = [
     "COPIED_FROM_SERIES",
     "activities_by_external_id",
     "centers_by_external_id",
+    "first_occurrence",
     "insert_activities",
     "insert_missing_series",
     "insert_series",
@@ -311,3 +312,13 @@ async def _by_external_id(
         )
         found.update((row.external_id, (row.id, row.center_id)) for row in rows)
     return found
+
+
+async def first_occurrence(conn: AsyncConnection, series_id: int) -> int | None:
+    """The id of a series' earliest occurrence, if one is on the calendar yet."""
+    return await conn.scalar(
+        select(activities.c.id)
+        .where(activities.c.series_id == series_id)
+        .order_by(activities.c.starts_at)
+        .limit(1)
+    )

@@ -504,3 +504,33 @@ async def _release(conn: AsyncConnection, activity_id: int, role: Role, seats: i
         .where(activities.c.id == activity_id)
         .values({name: activities.c[name] - seats})
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUp:
+    """Someone with an active sign-up, as a push about the activity needs them."""
+
+    signup_id: int
+    user_id: int
+    role: str
+    status: str
+    language: str
+    blocked: bool
+
+
+async def signed_up(conn: AsyncConnection, activity_id: int) -> list[SignedUp]:
+    """Everyone confirmed, offered a seat or waiting for one, in the order they signed up."""
+    rows = await conn.execute(
+        select(
+            signups.c.id,
+            signups.c.user_id,
+            signups.c.role,
+            signups.c.status,
+            users.c.language,
+            users.c.blocked,
+        )
+        .join(users, users.c.id == signups.c.user_id)
+        .where(signups.c.activity_id == activity_id, signups.c.status.in_(ACTIVE))
+        .order_by(signups.c.id)
+    )
+    return [SignedUp(*row) for row in rows]

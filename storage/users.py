@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import dialect_insert
+from storage.ideas import user_ideas
 from storage.ratings import user_ratings
 from storage.reminders import replan_for_user
 from storage.schema import (
@@ -179,4 +180,5 @@ async def export_user(conn: AsyncConnection, user_id: int) -> dict[str, Any] | N
             {"action": row.action, "center": row.center_id, "at": row.created_at.isoformat()}
             for row in logged
         ],
+        "ideas": await user_ideas(conn, user_id),
     }

@@ -57,7 +57,10 @@ async def test_start_consent_nearest_subscribe_ukrainian_forget(bot_env):
     assert card.buttons == [["⭐ Подписаться"]]
 
     [edited] = await user.press("⭐ Подписаться")
-    assert edited.message_id == card.message_id and edited.buttons == [["🔕 Отписаться"]]
+    assert edited.message_id == card.message_id and edited.buttons == [
+        ["🔕 Отписаться"],
+        ["💡 Предложить идею"],
+    ]
     assert await count(bot_env, subscriptions, user.id) == 1
 
     await user.press("⚙️ Настройки")
