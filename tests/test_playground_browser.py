@@ -136,9 +136,16 @@ async def test_start_consent_location_center_and_sign_up(tmp_path, browser_page)
         )
         assert await mine.locator("b, img").count() == 0
 
-        # Another persona's chat; the clock moves forward and says so.
+        # Other personas' chats: a resident's in Ukrainian; the coordinator's command menu.
         await page.locator(".persona", has_text="Петро").click()
-        await expect(last_bot_message(page)).to_contain_text("Петро")
+        await expect(last_bot_message(page)).to_have_text(re.compile("З поверненням, Петро!"))
+        await page.locator(".persona", has_text="Ольга").click()
+        await page.get_by_role("button", name="Команды").click()
+        await page.locator(".command-item", has_text="/coord").click()
+        await expect(last_bot_message(page)).to_contain_text("Соседи на Малышева")
+        await expect(last_bot_message(page).locator(".ik-button").first).to_be_visible()
+
+        # The clock moves forward and says so.
         await page.get_by_role("button", name="+1 час").click()
         await expect(page.locator("#clock-offset")).to_have_text("на 1 ч впереди")
         await page.screenshot(path=str(tmp_path / "playground.png"))

@@ -99,7 +99,7 @@ const UI_STRINGS = {
     ahead: "на {t} попереду",
     realTime: "реальний час",
     plus15m: "+15 хв",
-    plus1h: "+1 година",
+    plus1h: "+1 год",
     plus1d: "+1 день",
     clockMoved: "Годинник переведено вперед: {t}",
     language: "Мова сторінки",

@@ -78,7 +78,7 @@ class LocationPicker {
 
   viewBox() {
     let points = this.centers.map(([lat, lon]) => project(lat, lon));
-    let margin = 2;
+    let margin = 4;
     if (this.city) {
       const [x, y] = project(this.city.latitude, this.city.longitude);
       points = [
@@ -119,7 +119,7 @@ class LocationPicker {
     const unit = width / 100;
     const [north, west] = unproject(x0, y0);
     const [south, east] = unproject(x0 + width, y0 + height);
-    const step = this.city ? 0.05 : 5;
+    const step = this.city ? 0.05 : 10;
     const label = (value) => (this.city ? value.toFixed(2) : `${Math.round(value)}°`);
     for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
       const [, y] = project(lat, 0);
@@ -141,21 +141,38 @@ class LocationPicker {
       const [x, y] = project(lat, lon);
       root.append(svg("circle", { cx: x, cy: y, r: unit * (this.city ? 0.9 : 0.45), class: "center" }));
     }
-    if (!this.city) {
-      for (const city of this.cities) {
-        const [x, y] = project(city.latitude, city.longitude);
-        const text = svg("text", { x: x + unit * 0.8, y: y - unit * 0.6, class: "city-label" });
-        text.style.fontSize = `${unit * 1.9}px`;
-        text.textContent = city.name;
-        root.append(text);
-      }
-    }
+    if (!this.city) this.drawCityLabels(root, unit);
     this.marker = svg("g", { class: "marker" });
     this.marker.append(svg("circle", { r: unit * 1.4, class: "marker-halo" }));
     this.marker.append(svg("circle", { r: unit * 0.7, class: "marker-dot" }));
     root.append(this.marker);
     this.svgRoot = root;
     this.map.replaceChildren(root);
+  }
+
+  // Cities close together would write over each other: a label that would overlap one
+  // already placed is left out (the chips above name every city). Near the right edge a
+  // label goes to the left of its dot.
+  drawCityLabels(root, unit) {
+    const [x0, , width] = this.box;
+    const size = unit * 1.9;
+    const placed = [];
+    for (const city of this.cities) {
+      const [x, y] = project(city.latitude, city.longitude);
+      const length = city.name.length * size * 0.62;
+      const right = x + unit * 0.8 + length < x0 + width;
+      const left = right ? x + unit * 0.8 : x - unit * 0.8 - length;
+      const box = [left, y - size * 1.2, left + length, y];
+      const overlaps = placed.some(
+        (b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3],
+      );
+      if (overlaps) continue;
+      placed.push(box);
+      const text = svg("text", { x: left, y: y - unit * 0.4, class: "city-label" });
+      text.style.fontSize = `${size}px`;
+      text.textContent = city.name;
+      root.append(text);
+    }
   }
 
   clicked(event) {

@@ -99,9 +99,30 @@ function entityNode(entity, text, ctx) {
   }
 }
 
+// Telegram marks commands in any message, the bot's too; the fake server leaves that to the
+// app, so plain text outside code and links gets them here.
+const COMMAND_IN_TEXT = /(^|[\s(«"])(\/[A-Za-z][A-Za-z0-9_]{0,31})(?=$|[\s.,;:!?)»"])/g;
+const NO_COMMANDS_INSIDE = new Set(["code", "pre", "text_link", "url", "email", "bot_command"]);
+
+function appendPlain(parent, text, ctx, commands) {
+  if (!commands) {
+    parent.append(text);
+    return;
+  }
+  let position = 0;
+  for (const match of text.matchAll(COMMAND_IN_TEXT)) {
+    const start = match.index + match[1].length;
+    parent.append(text.slice(position, start));
+    parent.append(entityNode({ type: "bot_command" }, match[2], ctx));
+    parent.lastChild.textContent = match[2];
+    position = start + match[2].length;
+  }
+  parent.append(text.slice(position));
+}
+
 // Entities nest as the HTML they came from did; offsets count UTF-16 code units, as
 // JavaScript strings do.
-function appendFormatted(parent, text, start, end, entities, ctx) {
+function appendFormatted(parent, text, start, end, entities, ctx, commands = true) {
   let position = start;
   let index = 0;
   while (index < entities.length) {
@@ -115,15 +136,16 @@ function appendFormatted(parent, text, start, end, entities, ctx) {
       next += 1;
     }
     if (from < to) {
-      if (from > position) parent.append(text.slice(position, from));
+      if (from > position) appendPlain(parent, text.slice(position, from), ctx, commands);
       const node = entityNode(entity, text.slice(from, to), ctx);
-      appendFormatted(node, text, from, to, inner, ctx);
+      const within = commands && !NO_COMMANDS_INSIDE.has(entity.type);
+      appendFormatted(node, text, from, to, inner, ctx, within);
       parent.append(node);
       position = to;
     }
     index = next;
   }
-  if (position < end) parent.append(text.slice(position, end));
+  if (position < end) appendPlain(parent, text.slice(position, end), ctx, commands);
 }
 
 function formattedText(text, entities, ctx) {
