@@ -1,5 +1,6 @@
-"""Command line: ``python -m bot [run | migrate | import-centers FILE | import-activities FILE
-| demo-data]``."""
+"""Command line: ``python -m bot [run | playground | migrate | import-centers FILE |
+import-activities FILE | demo-data | links]``; without a command it runs the bot, or the
+playground when BOT_TOKEN is not set."""
 
 from __future__ import annotations
 
@@ -13,13 +14,21 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import DatabaseSettings, Settings
+from bot.config import (
+    PLAYGROUND_DATABASE_URL,
+    PLAYGROUND_TOKEN,
+    DatabaseSettings,
+    PlaygroundSettings,
+    Settings,
+    bot_token_given,
+)
 
 NO_TOKEN_HELP = (
     "BOT_TOKEN is not set. To get one, open Telegram, write to @BotFather, send /newbot and "
     "follow the steps; it answers with a token like 123456789:AAE... Put it in a file named "
     ".env next to the Makefile as a line BOT_TOKEN=<token> (see .env.example), "
-    "then run `make run` again."
+    "then run `make run` again. (Without a token `make run` opens a playground in the "
+    "browser.)"
 )
 
 
@@ -31,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the bot with long polling (the default)")
+    commands.add_parser(
+        "playground",
+        help="try the bot in a browser, without Telegram (the default when BOT_TOKEN is not set)",
+        description="Runs the bot against a built-in fake Telegram with the demo data and "
+        "serves a web chat at http://127.0.0.1:PLAYGROUND_PORT (8080 by default).",
+    )
     commands.add_parser("migrate", help="create or upgrade the database schema")
     importer = commands.add_parser(
         "import-centers",
@@ -65,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_settings(kind: type[DatabaseSettings]) -> DatabaseSettings:
+def load_settings(kind: type[DatabaseSettings], **values: str) -> DatabaseSettings:
     try:
-        return kind()
+        return kind(**values)
     except ValidationError as error:
         problem = error.errors()[0]
         name = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
@@ -80,8 +95,13 @@ def load_settings(kind: type[DatabaseSettings]) -> DatabaseSettings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command or "run"
-    settings = load_settings(Settings if command == "run" else DatabaseSettings)
+    command = args.command or ("run" if bot_token_given() else "playground")
+    if command == "playground":
+        settings = load_settings(
+            PlaygroundSettings, bot_token=PLAYGROUND_TOKEN, database_url=PLAYGROUND_DATABASE_URL
+        )
+    else:
+        settings = load_settings(Settings if command == "run" else DatabaseSettings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -91,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands = {
         "run": lambda: cli.run(settings),
+        "playground": lambda: cli.playground(settings),
         "migrate": lambda: cli.migrate(settings),
         "import-centers": lambda: cli.import_centers(settings, args.file),
         "import-activities": lambda: cli.import_activities(settings, args.file),

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import DatabaseSettings, Settings
+from bot.config import DatabaseSettings, PlaygroundSettings, Settings
 from storage.database import Database
 from storage.migrate import upgrade
 
@@ -103,3 +103,9 @@ async def links(settings: DatabaseSettings, bot_username: str, external_ids: lis
     for external_id in missing:
         print(f"unknown center: {external_id}", file=sys.stderr)
     return 1 if missing else 0
+
+
+async def playground(settings: PlaygroundSettings) -> int:
+    from bot.playground import run_playground
+
+    return await run_playground(settings)

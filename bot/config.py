@@ -18,6 +18,10 @@ SUPPORTED_LOCALES = ("ru", "uk", "en")
 # The bot is asynchronous end to end: a synchronous driver would block it.
 ASYNC_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 OFFICIAL_API_URL = "https://api.telegram.org"
+# The playground's own: a bot that talks only to the embedded fake Bot API, with its own
+# database, so that trying the bot out never touches a real one.
+PLAYGROUND_TOKEN = "123456:PLAYGROUND"
+PLAYGROUND_DATABASE_URL = "sqlite+aiosqlite:///data/playground.db"
 
 
 class DatabaseSettings(BaseSettings):
@@ -125,6 +129,25 @@ class Settings(DatabaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+class PlaygroundSettings(Settings):
+    """The settings of ``python -m bot playground``, which needs no token: it is given the
+    made-up one and the playground database, and reads the rest as the bot does."""
+
+    # Where the web chat and the fake Bot API listen, on 127.0.0.1; 0 picks a free port.
+    playground_port: int = Field(default=8080, ge=0, le=65535)
+
+
+class _TokenOnly(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+
+
+def bot_token_given() -> bool:
+    """Whether BOT_TOKEN is set (to anything: a malformed one is reported, not ignored)."""
+    return bool(_TokenOnly().bot_token.strip())
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -16,6 +16,12 @@ Users and chats
                                       reply_markup, reply_keyboard, location, venue, contact,
                                       sticker, photo, document, edit_count, deleted, sender,
                                       seq and the exact Bot API ``message``.
+                                      ``wait=SECONDS`` (at most 60) holds the answer until
+                                      something changed after ``since`` (a long poll).
+  GET  /control/activity             ?since=SEQ&wait=SECONDS -> {seq, chats: [{chat_id, seq,
+                                      new_from_bot}]}: the chats that changed after ``since``,
+                                      with how many new messages the bot sent there; ``wait``
+                                      as above. The web chat watches every chat with it.
 
 Acting as a user. Each answers {update_id, seq, chat_id, message?, callback_query_id?}; pass
 ``seq`` as ``since`` when reading the chat to see only what changed after the action.
@@ -140,6 +146,7 @@ class ControlApi(Telegram):
             ("POST", "/control/users", self._c_create_user),
             ("POST", "/control/chats", self._c_create_chat),
             ("GET", "/control/chats/{chat_id}", self._c_chat),
+            ("GET", "/control/activity", self._c_activity),
             ("POST", "/control/users/{user_id}/send", self._c_send),
             ("POST", "/control/users/{user_id}/edit", self._c_edit),
             ("POST", "/control/users/{user_id}/press", self._c_press),
@@ -232,6 +239,7 @@ class ControlApi(Telegram):
         if chat is None:
             raise _ControlError(404, f"no chat {request.match_info['chat_id']}")
         since = _int(request.query.get("since", "0"), "since")
+        await self._until_changed(since, request, chat)
         sender = request.query.get("sender")
         messages = [
             _record(m)
@@ -246,6 +254,41 @@ class ControlApi(Telegram):
             "chat_actions": list(chat.actions),
             "messages": messages,
         }
+
+    async def _c_activity(self, request: web.Request) -> dict[str, Any]:
+        since = _int(request.query.get("since", "0"), "since")
+        await self._until_changed(since, request)
+        changed = []
+        for chat in self._s.chats.values():
+            fresh = [m for m in chat.messages.values() if m.seq > since]
+            if fresh:
+                new_from_bot = sum(
+                    m.sender == "bot" and not m.deleted and not m.edit_count for m in fresh
+                )
+                changed.append(
+                    {
+                        "chat_id": chat.id,
+                        "seq": max(m.seq for m in fresh),
+                        "new_from_bot": new_from_bot,
+                    }
+                )
+        return {"seq": self._s.seq, "chats": changed}
+
+    async def _until_changed(
+        self, since: int, request: web.Request, chat: Chat | None = None
+    ) -> None:
+        """A long poll: wait (``?wait=`` seconds) until a message changed after ``since``, in
+        ``chat`` or anywhere. Messages are numbered by one counter, so reading it is enough;
+        a look ten times a second keeps the Bot API's own paths free of any bookkeeping."""
+        seconds = min(float(_int(request.query.get("wait", "0"), "wait") or 0), 60.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._closing and loop.time() < deadline:
+            if self._s.seq > since and (
+                chat is None or any(m.seq > since for m in chat.messages.values())
+            ):
+                return
+            await asyncio.sleep(0.1)
 
     # -- acting as a user ----------------------------------------------------------------------
 

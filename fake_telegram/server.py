@@ -8,8 +8,9 @@ A real aiogram ``Bot`` talks HTTP to it::
 
 Everything lives in memory (:mod:`fake_telegram.state`). The routes are documented where they
 are implemented: the Bot API in :mod:`fake_telegram.botapi`, the control API in
-:mod:`fake_telegram.control`. This module assembles them into one aiohttp application, starts
-and stops it, and delivers updates to a webhook when the bot sets one.
+:mod:`fake_telegram.control`, the web chat at ``/`` in :mod:`fake_telegram.webchat`. This
+module assembles them into one aiohttp application, starts and stops it, and delivers
+updates to a webhook when the bot sets one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiohttp import web
 from fake_telegram.botapi import MAX_UPLOAD_BYTES, BotApi
 from fake_telegram.control import ControlApi
 from fake_telegram.state import Update, Webhook
+from fake_telegram.webchat import add_web_chat
 from fake_telegram.wire import ApiError, Params, Upload, read_multipart
 
 __all__ = ["ApiError", "FakeTelegram"]
@@ -108,6 +110,7 @@ class FakeTelegram(BotApi, ControlApi):
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file_download)
         for method, path, handler in self._control_routes():
             app.router.add_route(method, path, self._control(handler))
+        add_web_chat(app)
         app.on_shutdown.append(self._on_shutdown)
         app.on_cleanup.append(self._on_cleanup)
         return app

@@ -32,7 +32,8 @@ def test_help_lists_the_commands(tmp_path):
 
 
 def test_missing_token_explains_how_to_get_one(tmp_path):
-    result = run(tmp_path)
+    # Without a command and a token the playground opens instead (tests/test_playground.py).
+    result = run(tmp_path, "run")
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and ".env" in result.stderr
     assert "Traceback" not in result.stderr
