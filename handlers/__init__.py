@@ -30,6 +30,12 @@ def get_routers() -> list[Router]:
     return [
         errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
+        # Coordinators' and admins' routers: every handler checks the user's rights (see
+        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
+        # Before the residents' routers: a dialog's text must not be taken for a search, and
+        # a command or menu button must end the dialog before it does what it always does.
+        *coordinator_routers(),
+        access.refusals,
         start.router,
         consent.router,
         privacy.router,
@@ -42,15 +48,16 @@ def get_routers() -> list[Router]:
         activity_card.router,
         activities.router,
         centers.router,
-        # Coordinators' and admins' routers: every handler checks the user's rights (see
-        # handlers.access); what fails the check gets a refusal, not the residents' fallback.
-        *coordinator_routers(),
-        access.refusals,
         fallback.router,
     ]
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import coord
+    from handlers import broadcast_report, coord, coord_broadcast, coord_broadcast_send
 
-    return [coord.router]
+    return [
+        coord.router,
+        coord_broadcast.router,
+        coord_broadcast_send.router,
+        broadcast_report.router,
+    ]
