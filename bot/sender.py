@@ -25,6 +25,10 @@ How a delivery goes out, and why:
   one also pauses the sender briefly (growing while they repeat), so that an outage spends the
   attempts of a few deliveries, not of the whole queue.
 - Anything else that breaks a request after it may have reached Telegram: ``unknown``.
+- A delivery with a ``photo`` (a file_id) goes out as that photo, its text the caption.
+- The bot's own requests outside the queue that Telegram counts against the same limits
+  (the edits of an announcement's progress message) go through ``within_limits``, which
+  gives them a turn like a queued message's.
 """
 
 from __future__ import annotations

@@ -53,11 +53,18 @@ def get_routers() -> list[Router]:
 
 
 def coordinator_routers() -> list[Router]:
-    from handlers import broadcast_report, coord, coord_broadcast, coord_broadcast_send
+    from handlers import (
+        broadcast_report,
+        coord,
+        coord_broadcast,
+        coord_broadcast_audience,
+        coord_broadcast_send,
+    )
 
     return [
         coord.router,
         coord_broadcast.router,
+        coord_broadcast_audience.router,
         coord_broadcast_send.router,
         broadcast_report.router,
     ]
