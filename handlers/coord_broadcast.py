@@ -21,7 +21,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from domain.broadcasts import MAX_CAPTION, MAX_TEXT, Audience, TextProblem, check_text
+from domain.broadcasts import MAX_CAPTION, MAX_TEXT, Audience, TextProblem, check_text, is_blank
 from domain.broadcasts import telegram_length as length
 from handlers.access import CenterAccess, CoordinatorStates
 from handlers.broadcast_views import (
@@ -149,10 +149,11 @@ router.message(StateFilter(BroadcastForm), CenterAccess(), Match(F.text.startswi
 )
 async def photo(message: Message, center: Center, state: FSMContext) -> None:
     file_id = message.photo[-1].file_id  # the largest size
+    # Kept at once: a caption that is too long is sent again as text, for this photo.
+    await state.update_data(bc_photo=file_id)
+    await state.set_state(BroadcastForm.caption)
     caption = message.caption or ""
-    if not caption.strip():
-        await state.update_data(bc_photo=file_id)
-        await state.set_state(BroadcastForm.caption)
+    if is_blank(caption):
         await message.answer(
             _("Now send the text to go with the photo, up to {limit} characters.").format(
                 limit=MAX_CAPTION

@@ -431,8 +431,9 @@ async def test_bad_input_gets_a_hint_and_the_dialog_goes_on(bot_env):
     )
     [hint] = await coordinator.send_sticker()
     assert hint.text == "Please send the announcement as text, or a photo with a caption."
-    await coordinator.send_photo(caption="   ")  # a blank caption: the text comes next
-    [hint] = await coordinator.send("b" * 1025)
+    [hint] = await coordinator.send_photo(caption="c" * 1025)
+    assert hint.text.startswith("That is 1025 characters; with a photo the text may have up to")
+    [hint] = await coordinator.send("b" * 1025)  # the text again: still for the photo
     assert hint.text.startswith("That is 1025 characters; with a photo the text may have up to")
     [choice] = await coordinator.send("b" * 1024)
     assert choice.text == "Who should get it?"
