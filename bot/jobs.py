@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram.utils.i18n import I18n
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -16,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.sender import Sender
 from handlers.announcements import queue_digests, queue_new_activities
+from handlers.broadcast_report import BroadcastMonitor
 from handlers.notify import queue_expired, queue_promotions
 from handlers.ratings import queue_rating_requests
 from handlers.reminders import queue_due_reminders
@@ -88,6 +90,26 @@ digest_job = queueing_job(
 announcements_job = queueing_job(queue_new_activities, "new-activity announcements")
 
 
+# Announcements: often enough that one goes out at its time and its author sees it moving,
+# rarely enough that the progress message is not edited more than it needs to be.
+BROADCASTS_INTERVAL_S = 3.0
+# The broadcasts job's own executor: its every-few-seconds "Running job" lines (INFO) would
+# bury everything else in the log.
+QUIET_EXECUTOR = "quiet"
+
+
+async def broadcasts_job(
+    db: Database,
+    i18n: I18n,
+    sender: Sender,
+    clock: Callable[[], datetime],
+    monitor: BroadcastMonitor,
+) -> None:
+    """Start the announcements whose time has come (the ``broadcasts`` rows are the
+    schedule, so one due while the bot was down starts now) and update their progress."""
+    await monitor.run(db, i18n, sender, now=clock())
+
+
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
     async with db.write() as conn:
         created = await materialise(conn, today_utc=clock())
@@ -139,6 +161,24 @@ def create_scheduler(
             misfire_grace_time=300,
             **common,
         )
+    scheduler.add_executor(AsyncIOExecutor(), alias=QUIET_EXECUTOR)
+    logging.getLogger(f"apscheduler.executors.{QUIET_EXECUTOR}").setLevel(logging.WARNING)
+    scheduler.add_job(
+        broadcasts_job,
+        IntervalTrigger(seconds=BROADCASTS_INTERVAL_S),
+        id="broadcasts",
+        executor=QUIET_EXECUTOR,
+        kwargs={
+            "db": db,
+            "i18n": i18n,
+            "sender": sender,
+            "clock": clock,
+            "monitor": BroadcastMonitor(),
+        },
+        next_run_time=at_once,
+        misfire_grace_time=int(BROADCASTS_INTERVAL_S),
+        **common,
+    )
     scheduler.add_job(
         materialise_job,
         CronTrigger(hour=0, minute=30, timezone=UTC),

@@ -25,6 +25,10 @@ How a delivery goes out, and why:
   one also pauses the sender briefly (growing while they repeat), so that an outage spends the
   attempts of a few deliveries, not of the whole queue.
 - Anything else that breaks a request after it may have reached Telegram: ``unknown``.
+- A delivery with a ``photo`` (a file_id) goes out as that photo, its text the caption.
+- The bot's own requests outside the queue that Telegram counts against the same limits
+  (the edits of an announcement's progress message) go through ``within_limits``, which
+  gives them a turn like a queued message's.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from aiogram import Bot
 from aiogram.enums import ParseMode
@@ -78,6 +82,7 @@ WINDOW: Final = 1.0  # Telegram's limits count messages in sliding one-second wi
 WINDOW_MARGIN: Final = 0.02
 _EPSILON: Final = 1e-6
 
+T = TypeVar("T")
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
@@ -363,6 +368,47 @@ class Sender:
         """Something was enqueued (and committed): look at the queue now."""
         self._wake.set()
 
+    async def within_limits(
+        self, chat_id: int, request: Callable[[], Awaitable[T]], *, patience: float = 5.0
+    ) -> T | None:
+        """Make a request of the bot's own to ``chat_id`` outside the queue (editing an
+        announcement's progress message) within the limits the queue keeps: Telegram counts
+        edits against them too, and a request that ignored them could cost a queued message
+        a 429. It waits for the chat and takes its turn behind the messages already claimed.
+
+        None, and nothing sent, when it could not have a turn within ``patience`` seconds (the
+        chat busy for that long, the sender paused by a 429 or stopping): try again later.
+        A 429 pauses the sender as it would for a queued message, and is raised.
+        """
+        deadline = self._monotonic() + patience
+        while (wait := self.limiter.chat_wait(chat_id, now := self._monotonic())) > 0:
+            # A chat still on the wire has no known end: look again shortly.
+            step = min(wait, 0.05)
+            if now + step > deadline:
+                return None
+            await self._sleep(step)
+        self.limiter.hold(chat_id, now)
+        self._waiting += 1  # the loop leaves this turn free when it claims
+        try:
+            taken = await self._take_slot(chat_id)
+        except BaseException:
+            self.limiter.release(chat_id)
+            raise
+        finally:
+            self._waiting -= 1
+        if not taken:
+            self.limiter.release(chat_id)
+            return None
+        try:
+            return await request()
+        except TelegramRetryAfter as error:
+            if self.limiter.pause(self._monotonic(), error.retry_after):
+                self.stats.pauses += 1
+            raise
+        finally:
+            self.limiter.finish(chat_id, self._monotonic())
+            self._answered.set()
+
     async def run_until_idle(self) -> None:
         """Send everything that is due now, waiting out pauses and per-chat spacing on the way,
         and return once nothing is in flight and every outcome is recorded. For tests and
@@ -521,13 +567,24 @@ class Sender:
         finally:
             self._waiting -= 1
         try:
-            message = await self.bot.send_message(
-                chat_id=chat,
-                text=delivery.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                allow_paid_broadcast=True if self.allow_paid_broadcast else None,
-            )
+            paid = True if self.allow_paid_broadcast else None
+            if delivery.photo is not None:
+                message = await self.bot.send_photo(
+                    chat_id=chat,
+                    photo=delivery.photo,
+                    caption=delivery.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    allow_paid_broadcast=paid,
+                )
+            else:
+                message = await self.bot.send_message(
+                    chat_id=chat,
+                    text=delivery.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    allow_paid_broadcast=paid,
+                )
         except TelegramRetryAfter as error:
             if self.limiter.pause(self._monotonic(), error.retry_after):
                 self.stats.pauses += 1

@@ -376,3 +376,29 @@ class CoordIdeaCb(CoordCallback, prefix="kid"):
     center_id: RowId
     idea_id: RowId
     action: IdeaAction
+
+
+class BroadcastStep(StrEnum):
+    SUBSCRIBERS = "s"  # the audience: the center's subscribers
+    VOLUNTEERS = "v"  # the audience: the center's volunteers
+    ACTIVITIES = "l"  # list the upcoming activities, to pick one
+    ACTIVITY = "a"  # the audience: people signed up for ``activity_id``
+    AUDIENCE = "b"  # back to choosing the audience
+    NOW = "n"  # send it now
+    LATER = "t"  # ask for a date and time
+    QUIT = "q"  # drop the draft
+
+
+class CoordBroadcastCb(CoordCallback, prefix="kbr"):
+    """A step of composing an announcement. The draft itself lives in the dialog's state."""
+
+    step: BroadcastStep
+    center_id: RowId
+    activity_id: RowId | None = None
+
+
+class CoordBroadcastStopCb(CoordCallback, prefix="kbrx"):
+    """Stop an announcement: a scheduled one before it starts, or one going out."""
+
+    center_id: RowId
+    broadcast_id: RowId

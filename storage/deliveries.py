@@ -8,6 +8,8 @@ A row's life::
        |                      '----recover_in_flight (start-up)--> unknown
        '-- enqueue
 
+    pending --(storage.broadcasts.cancel_broadcast)--> cancelled: its announcement was stopped
+
 ``sending`` means "handed to Telegram, outcome not yet recorded". Telegram has no idempotency
 key, so a row found in ``sending`` after a crash may or may not have reached the user: it becomes
 ``unknown`` and is never sent again. Every ``pending`` row is still sent after a restart.
@@ -35,7 +37,8 @@ SENDING: Final = "sending"
 SENT: Final = "sent"
 FAILED: Final = "failed"
 UNKNOWN: Final = "unknown"
-STATES: Final = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
+CANCELLED: Final = "cancelled"
+STATES: Final = (PENDING, SENDING, SENT, FAILED, UNKNOWN, CANCELLED)
 
 MAX_ERROR_LENGTH: Final = 200
 BLOCKED_ERROR: Final = "skipped: the user has blocked the bot"
@@ -57,6 +60,7 @@ class Delivery:
     sent_at: datetime | None
     error: str | None
     telegram_message_id: int | None
+    photo: str | None = None  # a Telegram file_id: sent as a photo, ``text`` its caption
 
 
 _COLUMNS = [deliveries.c[name] for name in Delivery.__slots__]
@@ -82,10 +86,13 @@ async def enqueue(
     dedup_key: str | None = None,
     now: datetime,
     not_before: datetime | None = None,
+    photo: str | None = None,
+    broadcast_id: int | None = None,
 ) -> int | None:
     """Queue one message for ``user_id``'s private chat; returns its id.
 
-    ``text`` is HTML. ``reply_markup`` is the Bot API's reply_markup, as JSON text or a mapping.
+    ``text`` is HTML; with a ``photo`` (a Telegram file_id) it is the photo's caption.
+    ``reply_markup`` is the Bot API's reply_markup, as JSON text or a mapping.
     With a ``dedup_key`` that is already queued (in whatever state), nothing is added and the
     answer is None: enqueueing the same reminder twice is harmless. ``not_before`` holds the
     message back until then. Tell the sender (``Sender.notify``) after the transaction commits.
@@ -104,6 +111,8 @@ async def enqueue(
         "attempts": 0,
         "next_attempt_at": max(now, not_before) if not_before is not None else now,
         "created_at": now,
+        "photo": photo,
+        "broadcast_id": broadcast_id,
     }
     statement = dialect_insert(conn)(deliveries).values(**values)
     if dedup_key is not None:
