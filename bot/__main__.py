@@ -1,6 +1,6 @@
-"""Command line: ``python -m bot [run | playground | migrate | import-centers FILE |
-import-activities FILE | demo-data | links]``; without a command it runs the bot, or the
-playground when BOT_TOKEN is not set."""
+"""Command line: ``python -m bot [run | playground | migrate | backup FILE |
+import-centers FILE | import-activities FILE | demo-data | links]``; without a command it
+runs the bot, or the playground when BOT_TOKEN is not set."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         "serves a web chat at http://127.0.0.1:PLAYGROUND_PORT (8080 by default).",
     )
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database to FILE while the bot runs",
+        description="Writes a consistent copy of the SQLite database of DATABASE_URL to FILE "
+        "(replaced if it exists), without stopping the bot. For PostgreSQL use pg_dump.",
+    )
+    backup.add_argument("file", type=Path, help="where to write the copy")
     importer = commands.add_parser(
         "import-centers",
         help="import or update centers from a CSV file",
@@ -113,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": lambda: cli.run(settings),
         "playground": lambda: cli.playground(settings),
         "migrate": lambda: cli.migrate(settings),
+        "backup": lambda: cli.backup(settings, args.file),
         "import-centers": lambda: cli.import_centers(settings, args.file),
         "import-activities": lambda: cli.import_activities(settings, args.file),
         "demo-data": lambda: cli.demo_data(settings),

@@ -15,7 +15,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response
 from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
@@ -23,6 +22,7 @@ from babel.messages.pofile import read_po
 
 from bot.commands import refresh_personal_commands, set_commands
 from bot.config import Settings
+from bot.fsm import check_reachable, create_fsm
 from bot.jobs import create_scheduler, materialise_job
 from bot.leader import Leadership
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
@@ -93,10 +93,15 @@ def create_dispatcher(
     """Build the dispatcher once per process (aiogram routers attach to one parent only).
 
     ``settings`` and ``clock`` given to ``start_polling`` override these for that run.
+    Dialog state lives in Redis when ``REDIS_URL`` is set (see ``bot.fsm``), unless a
+    ``storage`` is given; aiogram closes it at shutdown.
     """
     compile_catalogs(LOCALES_DIR)
     i18n = I18n(path=LOCALES_DIR, default_locale=settings.default_locale, domain="messages")
-    dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings, clock=clock)
+    isolation = None
+    if storage is None:
+        storage, isolation = create_fsm(settings)
+    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock)
     # The bot lives in private chats: in a group it would answer everyone's every message.
     dp.message.filter(Match(F.chat.type == ChatType.PRIVATE))
     dp.update.outer_middleware(AccountMiddleware())
@@ -116,6 +121,7 @@ async def on_startup(
     i18n: I18n,
     clock: Callable[[], datetime],
 ) -> None:
+    await check_reachable(dispatcher.storage)
     db = Database.from_url(settings.database_url)
     try:
         await upgrade(db)

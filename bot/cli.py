@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import DatabaseSettings, PlaygroundSettings, Settings
+from bot.config import DatabaseSettings, PlaygroundSettings, Settings, sqlite_path
 from storage.database import Database
 from storage.migrate import upgrade
 
@@ -16,10 +19,12 @@ from storage.migrate import upgrade
 async def run(settings: Settings) -> int:
     # aiogram takes seconds to import; the database commands do without it.
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+    from redis.exceptions import RedisError
 
     from bot.app import create_bot, create_dispatcher
 
     bot = create_bot(settings)
+    dispatcher = None
     try:
         dispatcher = create_dispatcher(settings)
         await dispatcher.start_polling(
@@ -36,9 +41,14 @@ async def run(settings: Settings) -> int:
     except TelegramNetworkError as error:
         print(f"Cannot reach the Bot API at {settings.telegram_api_url}: {error}", file=sys.stderr)
         return 1
+    except RedisError as error:
+        print(f"Setting REDIS_URL: cannot use Redis: {error}", file=sys.stderr)
+        return 1
     finally:
-        # Polling closes it when it stops, but not when start-up fails.
+        # Polling closes them when it stops, but not when start-up fails.
         await bot.session.close()
+        if dispatcher is not None:
+            await dispatcher.fsm.close()
     return 0
 
 
@@ -57,6 +67,57 @@ async def migrate(settings: DatabaseSettings) -> int:
     async with migrated_database(settings):
         print("The database schema is up to date.")
     return 0
+
+
+async def backup(settings: DatabaseSettings, target: Path) -> int:
+    return await asyncio.to_thread(backup_sqlite, settings, target)
+
+
+def backup_sqlite(settings: DatabaseSettings, target: Path) -> int:
+    source = sqlite_path(settings.database_url)
+    if source is None:
+        print(
+            "backup copies a SQLite database; for PostgreSQL use pg_dump (see docs/deploy.md).",
+            file=sys.stderr,
+        )
+        return 2
+    if not source.is_file():
+        print(f"Setting DATABASE_URL: there is no database at {source}.", file=sys.stderr)
+        return 2
+    if target.resolve() == source.resolve():
+        print("The backup must go to another file than the database.", file=sys.stderr)
+        return 2
+    try:
+        pages = copy_sqlite(source, target)
+    except sqlite3.Error as error:
+        print(f"Cannot back up {source} to {target}: {error}", file=sys.stderr)
+        return 1
+    print(f"Backed up {source} to {target} ({pages} pages).")
+    return 0
+
+
+def copy_sqlite(source: Path, target: Path) -> int:
+    """Copy a live SQLite database with SQLite's online backup: one read transaction, so the
+    copy is consistent, and in WAL mode the bot goes on writing meanwhile. Written aside and
+    renamed, so that ``target`` is never a half-written file. The number of pages copied."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source)) as src,
+            contextlib.closing(sqlite3.connect(partial)) as dst,
+        ):
+            src.backup(dst)
+            # A copy that reads back whole, or no copy.
+            check = dst.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"the copy does not read back: {check}")
+            # One standalone file, with no -wal beside it to carry along.
+            dst.execute("PRAGMA journal_mode=DELETE")
+            pages = dst.execute("PRAGMA page_count").fetchone()[0]
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return pages
 
 
 async def import_centers(settings: DatabaseSettings, path: Path) -> int:

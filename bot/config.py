@@ -18,6 +18,7 @@ SUPPORTED_LOCALES = ("ru", "uk", "en")
 # The bot is asynchronous end to end: a synchronous driver would block it.
 ASYNC_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 OFFICIAL_API_URL = "https://api.telegram.org"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # The playground's own: a bot that talks only to the embedded fake Bot API, with its own
 # database, so that trying the bot out never touches a real one.
 PLAYGROUND_TOKEN = "123456:PLAYGROUND"
@@ -76,6 +77,8 @@ class Settings(DatabaseSettings):
     # center's time zone.
     digest_weekday: int = Field(default=DIGEST_WEEKDAY, ge=1, le=7)
     digest_hour: time = DIGEST_AT
+    # Dialog state in Redis, shared by every instance of the bot; unset: in this process.
+    redis_url: str | None = None
 
     def quiet_hours(self) -> QuietHours:
         return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
@@ -120,6 +123,15 @@ class Settings(DatabaseSettings):
         if value not in SUPPORTED_LOCALES:
             raise ValueError(f"one of {', '.join(SUPPORTED_LOCALES)}")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value.strip()
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -96,7 +96,12 @@ async def run_playground(settings: PlaygroundSettings) -> int:
     try:
         web.centers[COORDINATOR.id] = await prepare_database(settings, now=clock())
         settings = settings.model_copy(
-            update={"telegram_api_url": base_url, "admin_ids": settings.admin_ids | {ADMIN.id}}
+            update={
+                "telegram_api_url": base_url,
+                "admin_ids": settings.admin_ids | {ADMIN.id},
+                # Its dialogs stay in the process, like its data: never in a real Redis.
+                "redis_url": None,
+            }
         )
         await create_personas(base_url)
         bot = create_bot(settings)

@@ -20,6 +20,7 @@ from fake_telegram.server import FakeTelegram
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.schema import metadata
+from tests.redis_helpers import JsonMemoryStorage
 
 TOKEN = "123456:TEST-token"
 
@@ -52,7 +53,9 @@ def make_settings(tmp_path, api_url: str = "http://127.0.0.1:9", **overrides) ->
 def dispatcher(tmp_path_factory) -> Dispatcher:
     # aiogram routers attach to one parent only, so one dispatcher serves every test; each
     # test runs it with its own settings, database and clock.
-    return create_dispatcher(make_settings(tmp_path_factory.mktemp("unused")))
+    return create_dispatcher(
+        make_settings(tmp_path_factory.mktemp("unused")), storage=JsonMemoryStorage()
+    )
 
 
 @dataclass
