@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import DatabaseSettings, PlaygroundSettings, Settings
 from storage.database import Database
 from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
 
 
 async def run(settings: Settings) -> int:
@@ -22,14 +27,17 @@ async def run(settings: Settings) -> int:
     bot = create_bot(settings)
     try:
         dispatcher = create_dispatcher(settings)
-        await dispatcher.start_polling(
-            bot,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            # Updates beyond the cap wait their turn in aiogram rather than crowding the event
-            # loop, where every handler's next step, the write lock holder's included, would
-            # queue behind all the others.
-            tasks_concurrency_limit=settings.max_concurrent_updates,
-        )
+        if settings.webhook_url:
+            await run_webhook(dispatcher, bot, settings)
+        else:
+            await dispatcher.start_polling(
+                bot,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+                # Updates beyond the cap wait their turn in aiogram rather than crowding the
+                # event loop, where every handler's next step, the write lock holder's
+                # included, would queue behind all the others.
+                tasks_concurrency_limit=settings.max_concurrent_updates,
+            )
     except TelegramUnauthorizedError:
         print("Setting BOT_TOKEN is invalid: Telegram does not accept it.", file=sys.stderr)
         return 2
@@ -40,6 +48,23 @@ async def run(settings: Settings) -> int:
         # Polling closes it when it stops, but not when start-up fails.
         await bot.session.close()
     return 0
+
+
+async def run_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
+    """The webhook server until SIGINT or SIGTERM, which stop it as they stop polling."""
+    import signal
+
+    from bot.webhook import serve_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_webhook(dispatcher, bot, settings, stop=stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 @contextlib.asynccontextmanager
