@@ -135,6 +135,8 @@ async def on_startup(
     except BaseException:
         # Start-up failed (no database, Telegram unreachable, a revoked token, the metrics
         # port taken): shut-down hooks will not run, so nothing opened here may be left.
+        if service is not None:
+            await service.stop()
         await db.close()
         raise
     try:

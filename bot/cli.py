@@ -23,6 +23,7 @@ async def run(settings: Settings) -> int:
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
     from bot.app import create_bot, create_dispatcher
+    from bot.endpoints import ListenError
 
     bot = create_bot(settings)
     try:
@@ -38,6 +39,9 @@ async def run(settings: Settings) -> int:
                 # included, would queue behind all the others.
                 tasks_concurrency_limit=settings.max_concurrent_updates,
             )
+    except ListenError as error:
+        print(error, file=sys.stderr)
+        return 2
     except TelegramUnauthorizedError:
         print("Setting BOT_TOKEN is invalid: Telegram does not accept it.", file=sys.stderr)
         return 2

@@ -18,6 +18,21 @@ from bot.metrics import CONTENT_TYPE_LATEST, BotMetrics
 logger = logging.getLogger(__name__)
 
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+
+
+class ListenError(Exception):
+    """A server could not listen where its settings say: a setting to fix (exit status 2)."""
+
+
+async def listen(runner: web.AppRunner, host: str, port: int, setting: str) -> None:
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        raise ListenError(
+            f"Setting {setting}: cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from error
+
+
 # A load balancer's check should fail, not hang, while the database does.
 HEALTH_TIMEOUT_S = 3.0
 
@@ -94,7 +109,7 @@ class ServiceServer:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            await listen(runner, self.host, self.port, "METRICS_PORT")
         except BaseException:
             await runner.cleanup()
             raise

@@ -32,7 +32,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.config import Settings
-from bot.endpoints import add_service_routes
+from bot.endpoints import add_service_routes, listen
 from storage.updates import claim_update
 
 logger = logging.getLogger(__name__)
@@ -201,8 +201,7 @@ async def serve_webhook(
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()  # the dispatcher's start-up
     try:
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
+        await listen(runner, settings.webhook_host, settings.webhook_port, "WEBHOOK_PORT")
         # Only now: Telegram starts delivering as soon as it knows the URL.
         await bot.set_webhook(
             url=settings.webhook_url,

@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -291,3 +292,25 @@ async def test_python_m_bot_serves_a_webhook_and_stops_on_sigterm(tmp_path):
         assert process.returncode == 0, stderr.decode()
         assert "Traceback" not in stderr.decode()
         assert await webhook_set()  # not deleted
+
+
+async def test_a_port_in_use_is_a_setting_to_fix(tmp_path):
+    async with FakeTelegram(token=TOKEN) as server:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                cwd=tmp_path,
+                env=cli_env(tmp_path, TELEGRAM_API_URL=server.base_url, METRICS_PORT=str(port)),
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert lines[-1].startswith(f"Setting METRICS_PORT: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in stderr.decode()
