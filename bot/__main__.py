@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from the environment and .env (see .env.example).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot with long polling (the default)")
+    commands.add_parser(
+        "run",
+        help="run the bot (the default): long polling, or a webhook server when WEBHOOK_URL is set",
+    )
     commands.add_parser(
         "playground",
         help="try the bot in a browser, without Telegram (the default when BOT_TOKEN is not set)",

@@ -22,9 +22,11 @@ from babel.messages.pofile import read_po
 
 from bot.commands import refresh_personal_commands, set_commands
 from bot.config import Settings
+from bot.endpoints import ServiceServer
 from bot.fsm import check_reachable, create_fsm
 from bot.jobs import create_scheduler, materialise_job
 from bot.leader import Leadership
+from bot.metrics import BotMetrics, MetricsMiddleware
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
 from bot.sender import Sender
 from handlers import get_routers
@@ -104,6 +106,8 @@ def create_dispatcher(
     dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, clock=clock)
     # The bot lives in private chats: in a group it would answer everyone's every message.
     dp.message.filter(Match(F.chat.type == ChatType.PRIVATE))
+    # First of the outer middlewares, so that its time covers theirs (the account's read).
+    dp.update.outer_middleware(MetricsMiddleware())
     dp.update.outer_middleware(AccountMiddleware())
     LocaleMiddleware(i18n=i18n).setup(dp)
     dp.include_routers(*get_routers())
@@ -123,15 +127,22 @@ async def on_startup(
 ) -> None:
     await check_reachable(dispatcher.storage)
     db = Database.from_url(settings.database_url)
+    service = None
+    if settings.metrics_port is not None:
+        service = ServiceServer(dispatcher, settings.metrics_host, settings.metrics_port)
     try:
         await upgrade(db)
         nearest_centers = NearestCenters(db)
         await nearest_centers.refresh(force=True)
         await materialise_job(db, clock)  # a bot that was down over midnight catches up now
         me = await bot.me()
+        if service is not None:
+            await service.start()
     except BaseException:
-        # Start-up failed (no database, Telegram unreachable, a revoked token): shut-down
-        # hooks will not run, so nothing opened here may be left behind.
+        # Start-up failed (no database, Telegram unreachable, a revoked token, the metrics
+        # port taken): shut-down hooks will not run, so nothing opened here may be left.
+        if service is not None:
+            await service.stop()
         await db.close()
         raise
     try:
@@ -141,12 +152,14 @@ async def on_startup(
         logger.warning("could not register the command menu: %s", error)
     for admin_id in sorted(settings.admin_ids):  # ADMIN_IDS may have changed since last run
         await refresh_personal_commands(bot, i18n, db, admin_id, admin=True)
+    metrics = BotMetrics(clock)
     sender = Sender(
         bot,
         db,
         per_second=settings.send_per_second,
         allow_paid_broadcast=settings.allow_paid_broadcast,
         clock=clock,
+        on_rate_limited=metrics.rate_limited.inc,
     )
     scheduler = create_scheduler(db, i18n, sender, settings, clock)
 
@@ -169,10 +182,15 @@ async def on_startup(
     dispatcher["scheduler"] = scheduler
     dispatcher["db"] = db
     dispatcher["nearest_centers"] = nearest_centers
+    dispatcher["metrics"] = metrics
+    dispatcher["service_server"] = service
     logger.info("started as @%s", me.username)
 
 
 async def on_shutdown(dispatcher: Dispatcher) -> None:
+    service: ServiceServer | None = dispatcher.workflow_data.pop("service_server", None)
+    if service is not None:
+        await service.stop()  # first: a load balancer stops sending this way
     leadership: Leadership | None = dispatcher.workflow_data.pop("leadership", None)
     if leadership is not None:
         await leadership.stop()  # stops the sender and gives the lease back
@@ -182,5 +200,6 @@ async def on_shutdown(dispatcher: Dispatcher) -> None:
         scheduler.shutdown(wait=False)
     db: Database | None = dispatcher.workflow_data.pop("db", None)
     dispatcher.workflow_data.pop("nearest_centers", None)
+    dispatcher.workflow_data.pop("metrics", None)
     if db is not None:
         await db.close()

@@ -10,10 +10,14 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import DatabaseSettings, PlaygroundSettings, Settings, sqlite_path
 from storage.database import Database
 from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
 
 
 async def run(settings: Settings) -> int:
@@ -22,19 +26,26 @@ async def run(settings: Settings) -> int:
     from redis.exceptions import RedisError
 
     from bot.app import create_bot, create_dispatcher
+    from bot.endpoints import ListenError
 
     bot = create_bot(settings)
     dispatcher = None
     try:
         dispatcher = create_dispatcher(settings)
-        await dispatcher.start_polling(
-            bot,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            # Updates beyond the cap wait their turn in aiogram rather than crowding the event
-            # loop, where every handler's next step, the write lock holder's included, would
-            # queue behind all the others.
-            tasks_concurrency_limit=settings.max_concurrent_updates,
-        )
+        if settings.webhook_url:
+            await run_webhook(dispatcher, bot, settings)
+        else:
+            await dispatcher.start_polling(
+                bot,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+                # Updates beyond the cap wait their turn in aiogram rather than crowding the
+                # event loop, where every handler's next step, the write lock holder's
+                # included, would queue behind all the others.
+                tasks_concurrency_limit=settings.max_concurrent_updates,
+            )
+    except ListenError as error:
+        print(error, file=sys.stderr)
+        return 2
     except TelegramUnauthorizedError:
         print("Setting BOT_TOKEN is invalid: Telegram does not accept it.", file=sys.stderr)
         return 2
@@ -50,6 +61,23 @@ async def run(settings: Settings) -> int:
         if dispatcher is not None:
             await dispatcher.fsm.close()
     return 0
+
+
+async def run_webhook(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
+    """The webhook server until SIGINT or SIGTERM, which stop it as they stop polling."""
+    import signal
+
+    from bot.webhook import serve_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_webhook(dispatcher, bot, settings, stop=stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 @contextlib.asynccontextmanager

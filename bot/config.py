@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -23,6 +25,10 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # database, so that trying the bot out never touches a real one.
 PLAYGROUND_TOKEN = "123456:PLAYGROUND"
 PLAYGROUND_DATABASE_URL = "sqlite+aiosqlite:///data/playground.db"
+# What Telegram accepts as a webhook's secret_token.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Paths of the webhook server that are not the webhook.
+SERVICE_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 class DatabaseSettings(BaseSettings):
@@ -80,6 +86,26 @@ class Settings(DatabaseSettings):
     # Dialog state in Redis, shared by every instance of the bot; unset: in this process.
     redis_url: str | None = None
 
+    # Webhook mode: when WEBHOOK_URL is set, Telegram calls it with each update instead of
+    # being polled. The server listens on WEBHOOK_HOST:WEBHOOK_PORT (behind a reverse proxy
+    # that terminates TLS) at WEBHOOK_PATH, by default the path of WEBHOOK_URL.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = ""
+    # Prometheus metrics (and /healthz) on a server of their own; off unless METRICS_PORT is
+    # set. In webhook mode the webhook server serves them too.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port
+
+    @property
+    def webhook_listen_path(self) -> str:
+        """The path the webhook server answers updates at."""
+        if self.webhook_path:
+            return self.webhook_path
+        return urlsplit(self.webhook_url or "").path or "/"
+
     def quiet_hours(self) -> QuietHours:
         return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
 
@@ -97,6 +123,51 @@ class Settings(DatabaseSettings):
                 "SEND_PER_SECOND above 30 needs ALLOW_PAID_BROADCAST=true (at most 1000)"
             )
         return self
+
+    @field_validator("webhook_url", "webhook_secret", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # "WEBHOOK_URL=" in .env switches webhook mode off rather than failing.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        # Telegram calls only https URLs; a local Bot API server calls plain http too.
+        official = info.data.get("telegram_api_url", OFFICIAL_API_URL) == OFFICIAL_API_URL
+        schemes = ("https://",) if official else ("https://", "http://")
+        parts = urlsplit(value)
+        if not value.startswith(schemes) or not parts.hostname:
+            raise ValueError(
+                "must be the public https:// URL of the bot's webhook"
+                if official
+                else "must be the http:// or https:// URL of the bot's webhook"
+            )
+        if parts.path in SERVICE_PATHS:
+            raise ValueError(f"the path {parts.path} is taken by the bot's own endpoint")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Without a secret anyone who learns the URL could feed the bot made-up updates.
+        shape = "1 to 256 characters A-Z, a-z, 0-9, _ and -"
+        if value is None:
+            if info.data.get("webhook_url"):
+                raise ValueError(f"required when WEBHOOK_URL is set: {shape}")
+            return None
+        if not WEBHOOK_SECRET_RE.fullmatch(value.get_secret_value()):
+            raise ValueError(f"must be {shape}")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value in SERVICE_PATHS):
+            raise ValueError("a path starting with /, other than /healthz and /metrics")
+        return value
 
     @field_validator("bot_token")
     @classmethod

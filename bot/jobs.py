@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram.utils.i18n import I18n
@@ -24,6 +24,7 @@ from handlers.reminders import queue_due_reminders
 from storage.database import Database
 from storage.series import materialise
 from storage.signups import expire_offers, fill_free_seats, pass_on_unheard_offers
+from storage.updates import forget_updates
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +111,22 @@ async def broadcasts_job(
     await monitor.run(db, i18n, sender, now=clock())
 
 
+# Telegram stops re-delivering an update within a day: the webhook's memory of the update ids
+# it took in need not be longer.
+PROCESSED_UPDATES_KEPT = timedelta(days=1)
+
+
 async def materialise_job(db: Database, clock: Callable[[], datetime]) -> None:
     async with db.write() as conn:
         created = await materialise(conn, today_utc=clock())
     if created:
         logger.info("created %d occurrences of weekly activities", created)
+
+
+async def forget_updates_job(db: Database, clock: Callable[[], datetime]) -> None:
+    """Hourly, so that each run deletes an hour's worth of rows, not a day's at once."""
+    async with db.write() as conn:
+        await forget_updates(conn, before=clock() - PROCESSED_UPDATES_KEPT)
 
 
 def create_scheduler(
@@ -185,6 +197,15 @@ def create_scheduler(
         id="materialise_series",
         kwargs={"db": db, "clock": clock},
         misfire_grace_time=6 * 3600,
+        **common,
+    )
+    scheduler.add_job(
+        forget_updates_job,
+        IntervalTrigger(hours=1),
+        id="forget_updates",
+        executor=QUIET_EXECUTOR,
+        kwargs={"db": db, "clock": clock},
+        misfire_grace_time=3600,
         **common,
     )
     return scheduler

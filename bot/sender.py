@@ -290,10 +290,12 @@ class Sender:
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         """``per_second``: the global rate, by default 25/s, or 1000/s with
         ``allow_paid_broadcast`` (which also asks Telegram for paid broadcasting on every
-        message). Without it the rate may not exceed 30/s."""
+        message). Without it the rate may not exceed 30/s. ``on_rate_limited`` is called on
+        every 429 (the metrics count them)."""
         ceiling = PAID_MAX_PER_SECOND if allow_paid_broadcast else FREE_MAX_PER_SECOND
         if per_second is None:
             per_second = PAID_MAX_PER_SECOND if allow_paid_broadcast else DEFAULT_PER_SECOND
@@ -315,6 +317,7 @@ class Sender:
         self.idle_interval = idle_interval
         self.limiter = RateLimiter(per_second, per_chat_interval=per_chat_interval)
         self.stats = SenderStats()
+        self._on_rate_limited = on_rate_limited
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
@@ -402,6 +405,7 @@ class Sender:
         try:
             return await request()
         except TelegramRetryAfter as error:
+            self._rate_limited()
             if self.limiter.pause(self._monotonic(), error.retry_after):
                 self.stats.pauses += 1
             raise
@@ -586,6 +590,7 @@ class Sender:
                     allow_paid_broadcast=paid,
                 )
         except TelegramRetryAfter as error:
+            self._rate_limited()
             if self.limiter.pause(self._monotonic(), error.retry_after):
                 self.stats.pauses += 1
             logger.warning("Telegram asked to wait %s s; the sender pauses", error.retry_after)
@@ -660,6 +665,13 @@ class Sender:
         """Short, and without the bot token (some network errors quote the URL)."""
         text = f"{type(error).__name__}: {error.message}"
         return text.replace(self.bot.token, "<token>")
+
+    def _rate_limited(self) -> None:
+        if self._on_rate_limited is not None:
+            try:
+                self._on_rate_limited()
+            except Exception:  # counting must never cost a delivery
+                logger.exception("could not count a 429")
 
     def _count(self, outcome: _Outcome) -> None:
         stats = self.stats

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -113,6 +115,17 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
+    async def ping(self) -> None:
+        """Raise unless the database answers a query now (for health checks).
+
+        A SQLite file is opened afresh, read-only: the connections kept open would go on
+        reading a file that has been deleted or replaced, unaware of it."""
+        if self._checkpointer is None:
+            async with self.read() as conn:
+                await conn.execute(text("SELECT 1"))
+            return
+        await asyncio.to_thread(_probe_sqlite_file, self._checkpointer.path)
+
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.close()
@@ -123,6 +136,14 @@ class Database:
             writer, self._writer = self._writer, None
             await writer.close()
         await self.engine.dispose()
+
+
+def _probe_sqlite_file(path: str) -> None:
+    connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=1.0)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        connection.close()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

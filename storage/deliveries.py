@@ -303,6 +303,15 @@ async def has_due(conn: AsyncConnection, *, now: datetime) -> bool:
     return first is not None
 
 
+async def count_due(conn: AsyncConnection, *, now: datetime) -> int:
+    """How many pending rows are due: the queue the sender has yet to work through."""
+    return await conn.scalar(
+        select(func.count())
+        .select_from(deliveries)
+        .where(deliveries.c.state == PENDING, deliveries.c.next_attempt_at <= now)
+    )
+
+
 async def next_due_at(conn: AsyncConnection) -> datetime | None:
     """When the earliest pending row becomes due (possibly in the past), or None."""
     return await conn.scalar(

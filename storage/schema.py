@@ -341,6 +341,16 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# Updates a webhook has taken in lately: Telegram delivers one again when it did not hear the
+# answer, possibly to another instance; the first INSERT of its id wins. Pruned after a day.
+processed_updates = Table(
+    "processed_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_processed_updates_received_at", "received_at"),
+)
+
 meta = Table(
     "meta",
     metadata,

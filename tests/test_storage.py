@@ -44,7 +44,7 @@ def center(external_id, latitude, longitude, name="Центр"):
 
 
 async def test_migrations_build_exactly_the_declared_schema(db):
-    assert await current_revision(db) == "0009"
+    assert await current_revision(db) == "0010"
 
     def not_the_search_index(name, type_, *_args):
         # SQLite's FTS5 index (migration 0004) and its shadow tables live outside the metadata.
