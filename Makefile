@@ -4,13 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint format extract-messages clean
+.PHONY: run test test-sqlite test-postgresql bench lint format extract-messages clean
 
 run: $(STAMP)
 	$(BIN)/python -m bot
 
-test: lint
+# The whole suite on SQLite, then the tests marked `postgresql` (storage, migrations, sign-ups
+# and their load test, the sender, reminders, leases, coordinators, announcements) again on a
+# throwaway PostgreSQL cluster. Without PostgreSQL's binaries the second run says so and skips.
+test: lint test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-postgresql: $(STAMP)
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgresql
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

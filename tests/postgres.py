@@ -30,11 +30,11 @@ TEMPLATE = "sosedi_template"
 
 
 def find_binaries() -> Path | None:
-    """The directory of ``initdb``, ``pg_ctl`` and ``postgres``: $PG_BIN, Debian's versioned
-    directories (15 first), or the PATH."""
-    candidates = []
+    """The directory of ``initdb``, ``pg_ctl`` and ``postgres``: $PG_BIN when set (only
+    there), else Debian's versioned directories (15 first), else the PATH."""
     if os.environ.get("PG_BIN"):
-        candidates.append(Path(os.environ["PG_BIN"]))
+        return _complete(Path(os.environ["PG_BIN"]))
+    candidates = []
     base = Path("/usr/lib/postgresql")
     if base.is_dir():
         versions = sorted(base.iterdir(), key=lambda p: (p.name != "15", p.name))
@@ -43,9 +43,14 @@ def find_binaries() -> Path | None:
     if on_path:
         candidates.append(Path(on_path).parent)
     for candidate in candidates:
-        if all((candidate / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
+        if _complete(candidate):
             return candidate
     return None
+
+
+def _complete(directory: Path) -> Path | None:
+    names = ("initdb", "pg_ctl", "postgres")
+    return directory if all((directory / name).is_file() for name in names) else None
 
 
 def _server_account() -> pwd.struct_passwd | None:
