@@ -4,13 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint format extract-messages clean
+.PHONY: run test test-sqlite test-postgresql bench lint format extract-messages clean
 
 run: $(STAMP)
 	$(BIN)/python -m bot
 
+# The whole suite on SQLite and, at the same time, the tests marked `postgresql` (storage,
+# migrations, sign-ups and their load test, the sender, reminders, leases, coordinators,
+# announcements) again on a throwaway PostgreSQL cluster: those mostly wait on the server, so
+# the two runs together take little longer than the first alone. The second's output follows
+# the first's. Without PostgreSQL's binaries the second run says so and skips.
 test: lint
+	@TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgresql -p no:cacheprovider \
+		> .test-postgresql.log 2>&1 & postgresql=$$!; \
+	$(BIN)/python -m pytest; sqlite=$$?; \
+	wait $$postgresql; other=$$?; \
+	echo "--- the tests marked postgresql, on PostgreSQL:"; cat .test-postgresql.log; \
+	rm -f .test-postgresql.log; \
+	[ $$sqlite -eq 0 ] && [ $$other -eq 0 ]
+
+test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-postgresql: $(STAMP)
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgresql
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -97,13 +97,14 @@ async def accept(
     async with db.write() as conn:
         already = is_consented(await get_user(conn, query.from_user.id), settings)
         if not already:
-            await save_consent(
+            already = not await save_consent(
                 conn,
                 user_id=query.from_user.id,
                 display_name=query.from_user.full_name[:128],
                 language=i18n.current_locale,
                 consent_version=settings.consent_version,
                 now=clock(),
+                renew=False,
             )
         if callback_data.center_id:
             subscribed_to = await get_center(conn, callback_data.center_id)

@@ -15,7 +15,14 @@ from domain.activities import Role, SignupRules
 from domain.roster import MAX_GUEST_PARTY, RosterRefusal, guest_refusal
 from storage.activities import get_activity
 from storage.schema import guest_signups
-from storage.signups import Promotion, _anyone_waiting, _fill, _release, _take
+from storage.signups import (
+    Promotion,
+    _anyone_waiting,
+    _fill,
+    _release,
+    _take,
+    lock_activities,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,7 @@ async def add_guest(
 ) -> GuestOutcome:
     if not 1 <= party_size <= MAX_GUEST_PARTY:
         raise ValueError(f"party size out of range: {party_size}")
+    await lock_activities(conn, [activity_id])
     activity = await get_activity(conn, activity_id)
     if activity is None:
         return GuestOutcome(RosterRefusal.GONE)
@@ -117,6 +125,7 @@ async def remove_guest(
     """Take a guest off the list; their seats go to the waitlist at once, as a resident's
     would. Not once the activity has started (the list is its record then) or was cancelled
     (a cancelled activity holds no seats to give back)."""
+    await lock_activities(conn, [activity_id])
     activity = await get_activity(conn, activity_id)
     guest = await get_guest(conn, guest_id)
     if activity is None or guest is None or guest.activity_id != activity_id:

@@ -1,9 +1,17 @@
 """Sign-ups with capacity and a waitlist. A seat is taken only by a conditional UPDATE of the
 activity's counter (``... WHERE taken + n <= capacity``), which is safe under concurrency on
-SQLite and PostgreSQL alike; counting rows and then inserting would not be."""
+SQLite and PostgreSQL alike; counting rows and then inserting would not be.
+
+The waitlist's order and positions need more than that: on PostgreSQL two transactions do not
+see each other's new rows, so a later sign-up could take the seat of an earlier one still
+being recorded, and two waiting people could be told the same place in the queue. Every
+change to an activity's sign-ups therefore first locks the activity's row
+(``lock_activities``): they take turns per activity, as all writers do on SQLite.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,6 +93,28 @@ _POSITION = select(func.count()).where(
 )
 
 
+_LOCK = select(activities.c.id).where(activities.c.id == bindparam("activity_id")).with_for_update()
+
+
+async def lock_activities(conn: AsyncConnection, activity_ids: Iterable[int]) -> None:
+    """Make this transaction the only one changing these activities' sign-ups until it ends.
+    In id order, so that two transactions locking several never wait for each other. A no-op
+    on SQLite, where one transaction writes at a time anyway."""
+    if conn.dialect.name == "sqlite":
+        return
+    for activity_id in sorted(set(activity_ids)):
+        await conn.execute(_LOCK, {"activity_id": activity_id})
+
+
+async def _locked_signup(conn: AsyncConnection, signup_id: int) -> Signup | None:
+    """The sign-up, read again once its activity is locked (it may have changed meanwhile)."""
+    signup = await get_signup(conn, signup_id)
+    if signup is None or conn.dialect.name == "sqlite":
+        return signup
+    await lock_activities(conn, [signup.activity_id])
+    return await get_signup(conn, signup_id)
+
+
 async def get_signup(conn: AsyncConnection, signup_id: int) -> Signup | None:
     row = (await conn.execute(_BY_ID, {"signup_id": signup_id})).first()
     return Signup(*row) if row else None
@@ -118,6 +148,7 @@ async def sign_up(
     now: datetime,
     rules: SignupRules,
 ) -> Outcome:
+    await lock_activities(conn, [activity_id])
     activity = await get_activity(conn, activity_id)
     if activity is None:
         return Outcome(Refusal.NOT_FOUND)
@@ -177,7 +208,7 @@ async def cancel(
     conn: AsyncConnection, *, signup_id: int, user_id: int, now: datetime, rules: SignupRules
 ) -> Outcome:
     """Cancel one's own sign-up; a freed seat goes to the waitlist at once."""
-    signup = await get_signup(conn, signup_id)
+    signup = await _locked_signup(conn, signup_id)
     if signup is None or signup.user_id != user_id:
         return Outcome(Refusal.NOT_FOUND)
     if signup.status not in ACTIVE:
@@ -191,7 +222,7 @@ async def cancel(
 
 async def _own_offer(conn: AsyncConnection, signup_id: int, user_id: int) -> Signup | Outcome:
     """The caller's own standing offer, or the refusal to answer with."""
-    signup = await get_signup(conn, signup_id)
+    signup = await _locked_signup(conn, signup_id)
     if signup is None or signup.user_id != user_id:
         return Outcome(Refusal.NOT_FOUND)
     if signup.status != Status.OFFERED:
@@ -239,6 +270,7 @@ async def expire_offers(
         .order_by(signups.c.id)
     )
     expired = [Signup(*row) for row in rows]
+    await lock_activities(conn, [signup.activity_id for signup in expired])
     promotions: list[Promotion] = []
     for signup in expired:
         activity = await get_activity(conn, signup.activity_id)
@@ -276,6 +308,7 @@ async def set_capacity(
 ) -> tuple[bool, list[Promotion]]:
     """Change the number of participant seats. Never below the seats already taken: nobody
     loses a confirmed seat. More seats go to the waitlist at once."""
+    await lock_activities(conn, [activity_id])
     condition = activities.c.id == activity_id
     if capacity is not None:
         condition = and_(condition, activities.c.seats_taken <= capacity)
@@ -344,8 +377,10 @@ async def cancel_all(
         .where(signups.c.user_id == user_id, signups.c.status.in_(ACTIVE))
         .order_by(signups.c.id)
     )
+    leaving = [Signup(*row) for row in rows]
+    await lock_activities(conn, [signup.activity_id for signup in leaving])
     promotions: list[Promotion] = []
-    for signup in [Signup(*row) for row in rows]:
+    for signup in leaving:
         activity = await get_activity(conn, signup.activity_id)
         promotions += await _leave(conn, signup, Status.CANCELLED, activity, now, rules)
     return promotions
@@ -377,8 +412,10 @@ async def fill_free_seats(
         )
         .distinct()
     )
+    found = rows.all()
+    await lock_activities(conn, [activity_id for activity_id, _role in found])
     promotions: list[Promotion] = []
-    for activity_id, role in rows.all():
+    for activity_id, role in found:
         activity = await get_activity(conn, activity_id)
         promotions += await _fill(conn, activity, Role(role), now, rules)
     return promotions

@@ -59,13 +59,22 @@ async def save_consent(
     language: str,
     consent_version: str,
     now: datetime,
-) -> None:
-    """Record (or renew) consent. Only here does a user's row come into existence."""
+    renew: bool = True,
+) -> bool:
+    """Record (or renew) consent. Only here does a user's row come into existence.
+
+    ``renew=False`` leaves a consent already given to this version as it is; the result
+    says whether this call recorded one. Decided by the statement itself, so that of two
+    transactions running at once (PostgreSQL) only one records it."""
     renewed = {"consent_at": now, "consent_version": consent_version, "display_name": display_name}
     statement = dialect_insert(conn)(users).values(
         id=user_id, language=language, created_at=now, **renewed
     )
-    await conn.execute(statement.on_conflict_do_update(index_elements=[users.c.id], set_=renewed))
+    where = None if renew else users.c.consent_version != consent_version
+    statement = statement.on_conflict_do_update(
+        index_elements=[users.c.id], set_=renewed, where=where
+    )
+    return (await conn.execute(statement.returning(users.c.id))).first() is not None
 
 
 async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,9 +21,19 @@ from fake_telegram.server import FakeTelegram
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.schema import metadata
+from tests.postgres import TEMPLATE, Cluster, find_binaries
 from tests.redis_helpers import JsonMemoryStorage
 
 TOKEN = "123456:TEST-token"
+
+# Which database the tests that take ``database_url`` run on: "sqlite" (the default) or
+# "postgresql" (a throwaway cluster, see tests/postgres.py). The Makefile runs the tests
+# marked ``postgresql`` a second time with TEST_DATABASE=postgresql.
+BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
+PG_BINARIES = find_binaries()
+PG_MISSING = "PostgreSQL binaries (initdb, pg_ctl, postgres) not found: PostgreSQL tests skipped"
 
 
 class Clock:
@@ -81,6 +92,55 @@ class BotEnv:
             }
 
 
+@pytest.fixture(scope="session")
+async def postgres():
+    """The session's PostgreSQL cluster, with the migrations applied to a template database;
+    None when the tests run on SQLite."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    if PG_BINARIES is None:
+        pytest.skip(PG_MISSING)
+    cluster = Cluster(PG_BINARIES)
+    try:
+        cluster.start()
+        await cluster.create_database(name=TEMPLATE)
+        db = Database.from_url(cluster.url(TEMPLATE))
+        try:
+            await upgrade(db)
+        finally:
+            await db.close()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+async def _database_url(cluster, tmp_path, template):
+    if cluster is None:
+        yield f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+        return
+    name = await cluster.create_database(template=template)
+    try:
+        yield cluster.url(name)
+    finally:
+        await cluster.drop_database(name)
+
+
+@pytest.fixture
+async def database_url(postgres, tmp_path):
+    """A database of the backend under test, migrated (SQLite: a file not created yet, which
+    the migrations create)."""
+    async for url in _database_url(postgres, tmp_path, TEMPLATE):
+        yield url
+
+
+@pytest.fixture
+async def empty_database_url(postgres, tmp_path):
+    """A database of the backend under test with no tables at all: for tests of migrations."""
+    async for url in _database_url(postgres, tmp_path, "template0"):
+        yield url
+
+
 async def prepare_database(settings: Settings, *, demo: bool) -> None:
     db = Database.from_url(settings.database_url)
     try:
@@ -92,7 +152,7 @@ async def prepare_database(settings: Settings, *, demo: bool) -> None:
 
 
 @pytest.fixture
-async def bot_env(request, tmp_path, dispatcher, caplog):
+async def bot_env(request, tmp_path, dispatcher, caplog, database_url):
     """The bot running against a fresh fake Telegram and a fresh database with demo data.
 
     Afterwards: every callback query was answered and nothing was logged as an error (the
@@ -105,7 +165,9 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
     overrides = marker.kwargs if marker else {}
     caplog.set_level(logging.WARNING)
     async with FakeTelegram(token=TOKEN) as server:
-        settings = make_settings(tmp_path, server.base_url, **overrides)
+        settings = make_settings(
+            tmp_path, server.base_url, **{"database_url": database_url, **overrides}
+        )
         await prepare_database(settings, demo=request.node.get_closest_marker("empty") is None)
         clock = Clock(datetime.now(UTC).replace(microsecond=0))
         bot = create_bot(settings)
@@ -143,8 +205,34 @@ async def bot_env(request, tmp_path, dispatcher, caplog):
         assert not errors, [r.getMessage() for r in errors]
 
 
+def pytest_report_header(config):
+    if BACKEND == "sqlite":
+        return "database: SQLite"
+    if PG_BINARIES is None:
+        return f"database: PostgreSQL requested. {PG_MISSING}."
+    return f"database: PostgreSQL, a throwaway cluster run by {PG_BINARIES}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="tests SQLite-specific behaviour")
+    for item in items:
+        if item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if BACKEND == "postgresql" and PG_BINARIES is None:
+        terminalreporter.write_line(PG_MISSING, yellow=True, bold=True)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "settings(**values): override bot settings for the test")
     config.addinivalue_line("markers", "empty: start without demo data")
     config.addinivalue_line("markers", "allow_errors: the test expects errors in the log")
     config.addinivalue_line("markers", "concurrent: handle updates as concurrent tasks")
+    config.addinivalue_line(
+        "markers", "postgresql: also run against PostgreSQL by `make test` (TEST_DATABASE)"
+    )
+    config.addinivalue_line("markers", "sqlite_only: skipped when TEST_DATABASE=postgresql")

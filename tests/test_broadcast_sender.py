@@ -19,12 +19,14 @@ from storage.deliveries import SENT
 from storage.migrate import upgrade
 from tests.test_sender import KEYBOARD, TOKEN, Env, FakeTime
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
-async def env(tmp_path):
+async def env(database_url):
     """The sender tests' set-up: a fake Telegram, a migrated database, a real Bot."""
     async with FakeTelegram(token=TOKEN) as server, FakeTelegramClient(server.base_url) as tg:
-        db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+        db = Database.from_url(database_url)
         await upgrade(db)
         bot = Bot(
             TOKEN,

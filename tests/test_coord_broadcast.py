@@ -47,6 +47,8 @@ from tests.helpers import (
     sender_idle,
 )
 
+pytestmark = pytest.mark.postgresql
+
 REFUSED = "Only this center's coordinators can do that."
 
 

@@ -18,10 +18,13 @@ class Clock:
         return self.now
 
 
+pytestmark = pytest.mark.postgresql
+
+
 @pytest.fixture
-async def two_processes(tmp_path):
-    """Two engines on one file stand for two bot processes."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+async def two_processes(database_url):
+    """Two engines on one database stand for two bot processes."""
+    url = database_url
     first, second = Database.from_url(url), Database.from_url(url)
     await upgrade(first)
     yield first, second

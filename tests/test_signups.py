@@ -25,6 +25,7 @@ from storage.signups import (
     decline_offer,
     expire_offers,
     get_signup,
+    lock_activities,
     schedule,
     served_shifts,
     set_capacity,
@@ -44,8 +45,7 @@ HELD = (Status.CONFIRMED, Status.OFFERED)
 # --- fixtures and small steps -------------------------------------------------------------
 
 
-def db_url(tmp_path):
-    return f"sqlite+aiosqlite:///{tmp_path}/signups.db"
+pytestmark = pytest.mark.postgresql
 
 
 CENTER = {
@@ -71,8 +71,8 @@ async def fresh_database(url):
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = await fresh_database(db_url(tmp_path))
+async def db(database_url):
+    database = await fresh_database(database_url)
     yield database
     await database.close()
 
@@ -824,10 +824,10 @@ async def held_and_waiting(conn, activity_id):
     return found, held, waiting
 
 
-async def test_200_concurrent_signups_for_10_seats(tmp_path, db):
+async def test_200_concurrent_signups_for_10_seats(database_url, db):
     await add_users(db, *range(1, 201))
     a = await add_activity(db, capacity=10)
-    other = Database.from_url(db_url(tmp_path))  # another process on the same file
+    other = Database.from_url(database_url)  # another process on the same database
 
     async def press(user):
         async with (db if user % 3 else other).write() as conn:
@@ -854,7 +854,7 @@ async def test_200_concurrent_signups_for_10_seats(tmp_path, db):
     await assert_consistent(db, a)
 
 
-async def test_concurrent_cancels_and_signups_keep_capacity_and_order(tmp_path, db):
+async def test_concurrent_cancels_and_signups_keep_capacity_and_order(database_url, db):
     await add_users(db, *range(1, 251))
     a = await add_activity(db, capacity=10)
     await join_all(db, a, range(1, 201))
@@ -866,11 +866,14 @@ async def test_concurrent_cancels_and_signups_keep_capacity_and_order(tmp_path, 
     tasks = [("cancel", user) for user in leaving] + [("join", u) for u in range(201, 251)]
     rng.shuffle(tasks)
 
-    other = Database.from_url(db_url(tmp_path))  # another process on the same file
+    other = Database.from_url(database_url)  # another process on the same database
     commits = []  # what each transaction committed, in commit order
 
     async def run(index, kind, user):
         async with (db if index % 2 else other).write() as conn:
+            # As the storage functions do first (PostgreSQL): the queue read next is the one
+            # this transaction changes, not one that another commits meanwhile.
+            await lock_activities(conn, [a])
             _, _, waiting_before = await held_and_waiting(conn, a)
             if kind == "cancel":
                 signup = await signup_of(conn, a, user)

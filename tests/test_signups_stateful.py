@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -39,6 +40,9 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.schema import guest_signups, signups
 from storage.users import save_consent
+from tests.postgres import TEMPLATE, Cluster
+
+pytestmark = pytest.mark.postgresql
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 USERS = (1, 2, 3, 4)
@@ -104,15 +108,21 @@ def fits(free: int | None, party: int) -> bool:
 
 
 class SignupMachine(RuleBasedStateMachine):
+    # The PostgreSQL cluster when the tests run on it (see the ``backend`` fixture below).
+    cluster: Cluster | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.directory = tempfile.mkdtemp()
         self.db: Database | None = None
+        self.database_name: str | None = None
 
     def teardown(self) -> None:
         if self.db is not None:
             self.run(self.db.close())
+        if self.database_name is not None:
+            self.run(self.cluster.drop_database(self.database_name))
         self.loop.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -146,7 +156,11 @@ class SignupMachine(RuleBasedStateMachine):
         self.places: list[Place] = []
 
         async def create():
-            self.db = Database.from_url(f"sqlite+aiosqlite:///{self.directory}/machine.db")
+            url = f"sqlite+aiosqlite:///{self.directory}/machine.db"
+            if self.cluster is not None:
+                self.database_name = await self.cluster.create_database(template=TEMPLATE)
+                url = self.cluster.url(self.database_name)
+            self.db = Database.from_url(url)
             await upgrade(self.db)
             async with self.db.write() as conn:
                 await upsert_centers(conn, [CENTER], now=START)
@@ -546,6 +560,13 @@ class SignupMachine(RuleBasedStateMachine):
                 activity.seats_taken,
                 activity.volunteers_taken,
             ) == (place.capacity, place.seats_taken, place.volunteers_taken)
+
+
+@pytest.fixture(autouse=True)
+def backend(postgres):
+    SignupMachine.cluster = postgres
+    yield
+    SignupMachine.cluster = None
 
 
 SignupMachine.TestCase.settings = settings(

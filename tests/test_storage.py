@@ -19,10 +19,19 @@ from storage.users import get_user, save_consent
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+def url(tmp_path, empty_database_url):
+    if empty_database_url.startswith("sqlite"):  # a directory that does not exist yet
+        return f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db"
+    return empty_database_url
+
+
+@pytest.fixture
+async def db(url):
+    database = Database.from_url(url)
     await upgrade(database)
     yield database
     await database.close()
@@ -47,7 +56,10 @@ async def test_migrations_build_exactly_the_declared_schema(db):
     assert await current_revision(db) == "0010"
 
     def not_the_search_index(name, type_, *_args):
-        # SQLite's FTS5 index (migration 0004) and its shadow tables live outside the metadata.
+        # The search indexes of migration 0004 live outside the metadata: SQLite's FTS5 table
+        # with its shadow tables, PostgreSQL's trigram index.
+        if type_ == "index" and name == "ix_centers_search_key_trgm":
+            return False
         return not (type_ == "table" and name.startswith("centers_search"))
 
     async with db.read() as conn:
@@ -61,6 +73,7 @@ async def test_migrations_build_exactly_the_declared_schema(db):
     await upgrade(db)  # a second run is a no-op
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_pragmas(db):
     async with db.read() as conn:
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
@@ -68,10 +81,11 @@ async def test_sqlite_pragmas(db):
         assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
-async def test_waiting_for_another_process_lock_does_not_block_the_loop(tmp_path, db):
+@pytest.mark.sqlite_only  # PostgreSQL has no database-wide write lock
+async def test_waiting_for_another_process_lock_does_not_block_the_loop(url, db):
     # A second engine on the same file stands for another process (an import, say) that holds
     # the write lock for a while. Our writer waits for it, and the loop goes on meanwhile.
-    other = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+    other = Database.from_url(url)
     ticks = 0
     holding = asyncio.Event()
 
@@ -105,9 +119,9 @@ async def test_waiting_for_another_process_lock_does_not_block_the_loop(tmp_path
         assert await count_centers(conn) == 2
 
 
-async def test_concurrent_read_then_write_transactions_never_lock(tmp_path, db):
+async def test_concurrent_read_then_write_transactions_never_lock(url, db):
     # Two engines stand for two processes on one file; each transaction reads, then writes.
-    other = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/t.db")
+    other = Database.from_url(url)
     async with db.write() as conn:
         await upsert_centers(conn, [center("c1", 55.0, 37.0)], now=NOW)
 
@@ -203,6 +217,7 @@ async def test_nearest_index_follows_imports_from_elsewhere(db):
     assert found[0][1] == pytest.approx(128.2, abs=0.5)
 
 
+@pytest.mark.sqlite_only
 async def test_checkpoints_run_off_the_event_loop(tmp_path):
     path = tmp_path / "c.db"
     db = Database.from_url(f"sqlite+aiosqlite:///{path}")
@@ -243,3 +258,13 @@ async def test_the_search_index_follows_imports_edits_and_deletions(db):
         assert await search_centers(conn, "сосед", limit=10) == []
         assert [c.name for c in await search_centers(conn, "друз", limit=10)] == ["Друзья"]
         assert await search_centers(conn, "мира", limit=10) == []
+
+
+async def test_postgresql_searches_centers_through_a_trigram_index(db):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's index; SQLite's FTS5 one is tested above")
+    async with db.read() as conn:
+        indexes = await conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_centers_search_key_trgm'"
+        )
+        assert "gin_trgm_ops" in indexes.scalar_one()

@@ -7,11 +7,15 @@ Create Date: 2026-11-22
 The search matches every word of the query anywhere in a center's folded name, address and
 city. As a LIKE scan that read all 20,000 rows of a large chain for each search (about 10 ms
 of the event loop each time); SQLite's FTS5 trigram index finds the candidates directly. It is
-an external-content index over ``centers.search_key``, kept in step by triggers. Other
-databases keep the scan until they get their own index.
+an external-content index over ``centers.search_key``, kept in step by triggers.
+
+PostgreSQL's ``pg_trgm`` GIN index serves the same LIKE directly. Creating the extension
+needs a privileged role (a superuser, or the database owner on PostgreSQL 13+ for this
+trusted extension): without it, or without the extension installed, the scan stays.
 """
 
 from alembic import op
+from sqlalchemy.exc import DBAPIError
 
 revision = "0004"
 down_revision = "0003"
@@ -34,14 +38,37 @@ _CREATE = (
 )
 
 
+_PG_INDEX = "ix_centers_search_key_trgm"
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        _upgrade_postgresql()
+    if dialect != "sqlite":
         return
     for statement in _CREATE:
         op.execute(statement)
 
 
+def _upgrade_postgresql() -> None:
+    bind = op.get_bind()
+    available = bind.exec_driver_sql(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
+    ).scalar()
+    if not available:
+        return
+    try:
+        with bind.begin_nested():  # a refusal must not abort the migration's transaction
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except DBAPIError:
+        return
+    op.execute(f"CREATE INDEX {_PG_INDEX} ON centers USING gin (search_key gin_trgm_ops)")
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {_PG_INDEX}")
     if op.get_bind().dialect.name != "sqlite":
         return
     for trigger in ("insert", "delete", "update"):
