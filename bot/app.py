@@ -24,7 +24,7 @@ from bot.commands import refresh_personal_commands, set_commands
 from bot.config import Settings
 from bot.endpoints import ServiceServer
 from bot.fsm import check_reachable, create_fsm
-from bot.jobs import create_scheduler, materialise_job
+from bot.jobs import RunningJobs, create_scheduler, materialise_job
 from bot.leader import Leadership
 from bot.metrics import BotMetrics, MetricsMiddleware
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
@@ -37,6 +37,8 @@ from storage.nearest import NearestCenters
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 logger = logging.getLogger(__name__)
+# How long standing by (shut-down, or the lease lost) waits for the jobs under way to finish.
+JOBS_FINISH_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -170,9 +172,13 @@ async def on_startup(
         else:
             scheduler.start()
 
+    running_jobs = RunningJobs(scheduler)
+
     async def stand_by() -> None:
         if scheduler.running:
             scheduler.pause()
+            if not await running_jobs.finished(within=JOBS_FINISH_SECONDS):
+                logger.warning("scheduled jobs still running after %s s", JOBS_FINISH_SECONDS)
         await sender.stop()
 
     leadership = Leadership(db, on_gain=lead, on_lose=stand_by, ttl=settings.worker_lease_seconds)

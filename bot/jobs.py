@@ -3,12 +3,14 @@ due, does it, and records it, so a job missed during downtime is simply done on 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram.utils.i18n import I18n
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -27,6 +29,40 @@ from storage.signups import expire_offers, fill_free_seats, pass_on_unheard_offe
 from storage.updates import forget_updates
 
 logger = logging.getLogger(__name__)
+
+
+class RunningJobs:
+    """The scheduler's jobs under way, counted from its job events.
+
+    APScheduler's shut-down cancels a coroutine job wherever it is, in the middle of a write
+    transaction too; standing by first waits for those running to finish, so that none is cut
+    off and none runs on here after the lease has passed to another process.
+    """
+
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        scheduler.add_listener(
+            self._seen, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
+
+    def _seen(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_SUBMITTED:
+            self._running += 1
+            self._idle.clear()
+            return
+        self._running = max(0, self._running - 1)
+        if self._running == 0:
+            self._idle.set()
+
+    async def finished(self, within: float) -> bool:
+        """Wait until no job runs; False when some still ran after ``within`` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
 
 
 async def waitlist_job(
