@@ -3,6 +3,7 @@ into an activity or marked done; and who may do none of that."""
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from handlers.callbacks import CoordIdeaCb, CoordIdeasCb, IdeaAction, IdeaCb, IdeaHelpCb
@@ -29,6 +30,8 @@ from tests.helpers import (
 )
 
 IDEA = "Давайте устроим шахматный клуб по субботам\nЯ могу приносить доски."
+
+pytestmark = pytest.mark.postgresql
 
 
 async def idea_rows(env):
@@ -110,6 +113,7 @@ async def test_an_idea_becomes_an_activity_and_its_author_hears_of_it(bot_env):
     center_id, olga = await quiet_center_with_coordinator(env)
     anna = await subscribed_user(env, "test-quiet", language_code="ru", name="Анна")
     await propose(anna, help_label="Нет")
+    await sender_idle(env)  # the coordinators' news of it is out before /coord
     [menu] = await olga.send("/coord")
     [listing] = await olga.press("💡 Residents' ideas", message_id=menu.message_id)
     assert "1. 🆕 «Давайте устроим" in listing.text
@@ -162,6 +166,7 @@ async def test_mark_done_paging_and_the_daily_limit(bot_env):
     center_id, olga = await quiet_center_with_coordinator(env)
     anna = await subscribed_user(env, "test-quiet", language_code="ru", name="Анна")
     await propose(anna)
+    await sender_idle(env)  # the coordinators' news of it is out before /coord
     async with env.db.write() as conn:
         for number in range(2, 6):
             await add_idea(
@@ -211,6 +216,7 @@ async def test_only_subscribers_propose_and_only_the_centers_coordinators_act(bo
     other_center = await center_id_by_external(env, "demo-ekb-1")
     anna = await subscribed_user(env, "test-quiet", language_code="ru", name="Анна")
     await propose(anna)
+    await sender_idle(env)  # the coordinators' news of it is out before /coord
     stranger = await coordinating_user(env, other_center, first_name="Sam", language_code="en")
     revoked = await coordinating_user(env, center_id, first_name="Vera", language_code="en")
     outsider = await consenting_user(env, language_code="en", first_name="Otto")
