@@ -19,7 +19,7 @@ from storage.migrate import upgrade
 from storage.schema import broadcasts
 from storage.subscriptions import subscribe
 from storage.users import save_consent
-from tests.test_crash import TOKEN, start_bot, states, until
+from tests.test_crash import CENTER, TOKEN, start_bot, states, until
 
 RECIPIENTS = 1000
 TEXT = "Завтра субботник: сбор в 10:00 у входа."
@@ -32,20 +32,8 @@ async def prepare(url: str, author_id: int, user_ids: list[int]) -> None:
     db = Database.from_url(url)
     try:
         await upgrade(db)
-        center = {
-            "external_id": "crash-1",
-            "name": "Соседи на Ленина",
-            "address": "ул. Ленина, 1",
-            "city": "Москва",
-            "region": None,
-            "latitude": 55.75,
-            "longitude": 37.61,
-            "timezone": "Europe/Moscow",
-            "opening_hours": None,
-            "phone": None,
-        }
         async with db.write() as conn:
-            await upsert_centers(conn, [center], now=now)
+            await upsert_centers(conn, [CENTER], now=now)
             for user_id in [author_id, *user_ids]:
                 await save_consent(
                     conn,

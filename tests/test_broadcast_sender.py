@@ -2,42 +2,15 @@
 (the progress message's edits) that keep to the same limits as the queue."""
 
 import pytest
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import BufferedInputFile
 
 from bot.sender import Sender
-from fake_telegram.client import FakeTelegramClient
 from fake_telegram.control import TINY_PNG
-from fake_telegram.server import FakeTelegram
-from storage.database import Database
 from storage.deliveries import SENT
-from storage.migrate import upgrade
-from tests.test_sender import KEYBOARD, TOKEN, Env, FakeTime
+from tests.test_sender import KEYBOARD, FakeTime, sender_env  # noqa: F401 (the env fixture)
 
 pytestmark = pytest.mark.postgresql
-
-
-@pytest.fixture
-async def env(database_url):
-    """The sender tests' set-up: a fake Telegram, a migrated database, a real Bot."""
-    async with FakeTelegram(token=TOKEN) as server, FakeTelegramClient(server.base_url) as tg:
-        db = Database.from_url(database_url)
-        await upgrade(db)
-        bot = Bot(
-            TOKEN,
-            session=AiohttpSession(api=TelegramAPIServer.from_base(server.base_url)),
-            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-        )
-        try:
-            yield Env(server, tg, db, bot)
-        finally:
-            await bot.session.close()
-            await db.close()
 
 
 async def test_a_delivery_with_a_photo_goes_out_as_a_photo_with_its_caption(env):

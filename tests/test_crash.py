@@ -24,6 +24,18 @@ from storage.users import save_consent
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "42:crash-test"
 RESIDENTS = 1000
+CENTER = {
+    "external_id": "crash-1",
+    "name": "Соседи на Ленина",
+    "address": "ул. Ленина, 1",
+    "city": "Москва",
+    "region": None,
+    "latitude": 55.75,
+    "longitude": 37.61,
+    "timezone": "Europe/Moscow",
+    "opening_hours": None,
+    "phone": None,
+}
 
 
 async def prepare(url: str, user_ids: list[int]) -> None:
@@ -33,20 +45,8 @@ async def prepare(url: str, user_ids: list[int]) -> None:
     db = Database.from_url(url)
     try:
         await upgrade(db)
-        center = {
-            "external_id": "crash-1",
-            "name": "Соседи на Ленина",
-            "address": "ул. Ленина, 1",
-            "city": "Москва",
-            "region": None,
-            "latitude": 55.75,
-            "longitude": 37.61,
-            "timezone": "Europe/Moscow",
-            "opening_hours": None,
-            "phone": None,
-        }
         async with db.write() as conn:
-            await upsert_centers(conn, [center], now=now)
+            await upsert_centers(conn, [CENTER], now=now)
             starts_at = now + timedelta(minutes=90)
             activity_id = await insert_activity(
                 conn,

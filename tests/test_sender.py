@@ -118,8 +118,9 @@ class Env:
 pytestmark = pytest.mark.postgresql
 
 
-@pytest.fixture
-async def env(database_url):
+@pytest.fixture(name="env")
+async def sender_env(database_url):
+    """A fake Telegram, a migrated database and a real Bot (test_broadcast_sender uses it too)."""
     async with FakeTelegram(token=TOKEN) as server, FakeTelegramClient(server.base_url) as tg:
         db = Database.from_url(database_url)
         await upgrade(db)
