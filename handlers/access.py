@@ -107,22 +107,23 @@ class AdminAccess(Filter):
 ACCESS_FILTERS = (CenterAccess, CoordinatorAccess, AdminAccess)
 
 
-def _coord_prefixes() -> frozenset[str]:
-    found, pending = set(), list(CoordCallback.__subclasses__())
+def descendants(base: type) -> list[type]:
+    """Every subclass of ``base``, at any depth: the coordinators' buttons and dialogs are
+    known by the base they derive from."""
+    found, pending = [], list(base.__subclasses__())
     while pending:
         cls = pending.pop()
-        found.add(cls.__prefix__)
+        found.append(cls)
         pending.extend(cls.__subclasses__())
-    return frozenset(found)
+    return found
+
+
+def _coord_prefixes() -> frozenset[str]:
+    return frozenset(cls.__prefix__ for cls in descendants(CoordCallback))
 
 
 def _coordinator_state_groups() -> frozenset[str]:
-    found, pending = set(), list(CoordinatorStates.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        found.add(cls.__full_group_name__)
-        pending.extend(cls.__subclasses__())
-    return frozenset(found)
+    return frozenset(cls.__full_group_name__ for cls in descendants(CoordinatorStates))
 
 
 class CoordinatorTraffic(Filter):

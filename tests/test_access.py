@@ -5,7 +5,7 @@ import enum
 from aiogram.filters.callback_data import CallbackQueryFilter
 
 from handlers import coordinator_routers
-from handlers.access import ACCESS_FILTERS, CoordCallback
+from handlers.access import ACCESS_FILTERS, CoordCallback, descendants
 from tests.activity_helpers import add_activity
 from tests.helpers import (
     center_id_by_external,
@@ -42,12 +42,7 @@ def test_every_coordinator_handler_checks_rights(dispatcher):
 
 
 def _every_coord_callback() -> list[type]:
-    found, pending = [], list(CoordCallback.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        found.append(cls)
-        pending.extend(cls.__subclasses__())
-    return sorted(found, key=lambda cls: cls.__prefix__)
+    return sorted(descendants(CoordCallback), key=lambda cls: cls.__prefix__)
 
 
 def _values(field_name: str, annotation, ids: dict[str, int]) -> list:
