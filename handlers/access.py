@@ -135,7 +135,7 @@ class CoordinatorTraffic(Filter):
         self.prefixes = _coord_prefixes()
         self.dialogs = InCoordinatorDialog()
 
-    async def __call__(self, event: TelegramObject, state: FSMContext | None = None) -> bool:
+    async def __call__(self, event: TelegramObject, raw_state: str | None = None) -> bool:
         if isinstance(event, CallbackQuery):
             return (event.data or "").split(":", 1)[0] in self.prefixes
         if isinstance(event, Message):
@@ -145,7 +145,7 @@ class CoordinatorTraffic(Filter):
                     return True
             if event.document is not None:
                 return True  # an admin's file to import; anyone else's falls through
-            return await self.dialogs(event, state)
+            return await self.dialogs(event, raw_state)
         return False
 
 
@@ -155,12 +155,14 @@ class AdminButton(Filter):
 
 
 class InCoordinatorDialog(Filter):
+    """``raw_state`` is the dialog state aiogram's FSM middleware read for this update: reading
+    it again would be one more round trip to Redis for every resident's message."""
+
     def __init__(self) -> None:
         self.groups = _coordinator_state_groups()
 
-    async def __call__(self, message: Message, state: FSMContext | None = None) -> bool:
-        current = await state.get_state() if state is not None else None
-        return current is not None and current.split(":", 1)[0] in self.groups
+    async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
+        return raw_state is not None and raw_state.split(":", 1)[0] in self.groups
 
 
 COMMANDS = frozenset({"coord", "poster", "admin"})
