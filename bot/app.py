@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Callable
@@ -190,6 +191,11 @@ async def on_startup(
     dispatcher["nearest_centers"] = nearest_centers
     dispatcher["metrics"] = metrics
     dispatcher["service_server"] = service
+    # What start-up built (the nearest-center index, routers, compiled statements) lives as
+    # long as the process. Left to the collector, each full collection walked all of it and
+    # stopped every update for a fifth of a second (with 20,000 centers); frozen, it is never
+    # walked again.
+    gc.freeze()
     logger.info("started as @%s", me.username)
 
 
@@ -209,3 +215,6 @@ async def on_shutdown(dispatcher: Dispatcher) -> None:
     dispatcher.workflow_data.pop("metrics", None)
     if db is not None:
         await db.close()
+    # Whatever start-up froze and has since been dropped becomes collectable again (a process
+    # that starts the bot more than once, as the tests do, would otherwise keep it all).
+    gc.unfreeze()

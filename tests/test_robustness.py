@@ -1,5 +1,6 @@
 """Untrusted input: forged callbacks, odd messages, deep links, failures inside handlers."""
 
+import gc
 import random
 
 import pytest
@@ -138,3 +139,8 @@ async def test_double_taps_change_nothing_twice(bot_env):
     assert len((await bot_env.rows())["subscriptions"]) == 1
     answers = [c["answer"]["text"] for c in await bot_env.tg.callbacks(user.id)][-2:]
     assert answers == ["Subscribed.", "Subscribed."]
+
+
+async def test_what_start_up_built_is_out_of_the_collectors_reach(bot_env):
+    # Full collections walking the nearest-center index stalled every update (see on_startup).
+    assert gc.get_freeze_count() > 0
