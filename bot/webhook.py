@@ -12,9 +12,12 @@ start-up and shut-down hooks); this adds the server around it:
   memory of recent ids in front so that a repeat to this instance costs no write. The claim
   comes first: an update whose handling a crash cuts short is not handled again, as with
   polling, where the offset has moved on.
-- The answer goes back at once and the update is handled in the background, at most
-  MAX_CONCURRENT_UPDATES at a time, as polling does; at shut-down what is under way finishes
-  before the dispatcher stops.
+- The answer goes back as soon as handling starts, and the update is handled in the
+  background, at most MAX_CONCURRENT_UPDATES at a time, as polling does. A request that finds
+  them all busy waits for one before the update is claimed and answered, so an instance never
+  holds more than that many updates it has answered for: a killed instance takes at most
+  those with it, and what waited is delivered again, to another instance. At shut-down what
+  is under way finishes before the dispatcher stops.
 - ``setWebhook`` at every start (it is idempotent, and every instance registers the same
   URL); nothing at shut-down, since the other instances keep running.
 """
@@ -110,13 +113,22 @@ class WebhookHandler(SimpleRequestHandler):
         if not self.recent.add(update_id):
             return self._duplicate()
         try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:  # the caller gave up waiting: it delivers again
+            self.recent.discard(update_id)
+            raise
+        try:
             first = await self._claim(update_id)
-        except Exception as error:
+        except BaseException as error:
+            self._slots.release()
             # Telegram delivers it again later, here or elsewhere.
             self.recent.discard(update_id)
+            if not isinstance(error, Exception):
+                raise
             logger.warning("webhook: could not record update %d: %s", update_id, error)
             return web.Response(status=503, text="Service Unavailable")
         if not first:
+            self._slots.release()
             return self._duplicate()
         task = asyncio.create_task(self._background_feed_update(bot=bot, update=update))
         self._background_feed_update_tasks.add(task)
@@ -139,11 +151,13 @@ class WebhookHandler(SimpleRequestHandler):
         return web.json_response({})  # a success: Telegram stops delivering it
 
     async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
-        async with self._slots:
-            try:
-                await super()._background_feed_update(bot, update)
-            except Exception:
-                logger.exception("webhook: update %s failed", update.get("update_id"))
+        """Handle an update whose slot ``handle`` took."""
+        try:
+            await super()._background_feed_update(bot, update)
+        except Exception:
+            logger.exception("webhook: update %s failed", update.get("update_id"))
+        finally:
+            self._slots.release()
 
     async def drain(self, *_args: Any) -> None:
         """Let the updates under way finish (the dispatcher is about to stop)."""

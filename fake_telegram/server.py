@@ -39,6 +39,19 @@ WEBHOOK_TIMEOUT_SECONDS = 30.0
 WEBHOOK_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 
+def _chat_key(update: Update) -> str:
+    """What orders an update among others: its chat, else its sender, else itself."""
+    body = update.payload.get(update.kind)
+    if isinstance(body, dict):
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return f"chat:{chat['id']}"
+        sender = body.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return f"user:{sender['id']}"
+    return f"update:{update.update_id}"
+
+
 class FakeTelegram(BotApi, ControlApi):
     """In-memory Telegram Bot API plus the control API, served over HTTP."""
 
@@ -122,24 +135,63 @@ class FakeTelegram(BotApi, ControlApi):
             self._webhook_task = asyncio.create_task(self._webhook_worker())
 
     async def _webhook_worker(self) -> None:
-        """Deliver pending updates one by one, in order, retrying until the bot answers 2xx."""
-        failures = 0
-        while not self._closing:
-            event = self._changed
-            hook = self._s.webhook
-            if hook is None:
-                return
-            batch = self._deliverable(1)
-            if not batch:
-                await self._wait(event, None)
-                continue
-            if await self._deliver(hook, batch[0]):
-                self._settle(batch[0], "confirmed")
-                failures = 0
+        """Deliver pending updates until the webhook is removed, retrying each until the bot
+        answers 2xx. As Telegram does, up to the webhook's ``max_connections`` requests are
+        under way at once, and a chat's updates go one at a time and in order: a chat's next
+        update waits until the one before it was answered (after its retries, if any)."""
+        in_flight: dict[str, asyncio.Task[None]] = {}  # by chat
+        failures: dict[str, int] = {}
+        retry_at: dict[str, float] = {}
+        try:
+            while not self._closing:
+                event = self._changed
+                hook = self._s.webhook
+                if hook is None:
+                    return
+                now = time.monotonic()
+                for chat in [chat for chat, at in retry_at.items() if at <= now]:
+                    del retry_at[chat]
+                started: set[str] = set()
+                for update in self._deliverable(len(self._s.pending)):
+                    if len(in_flight) >= hook.max_connections:
+                        break
+                    chat = _chat_key(update)
+                    if chat in in_flight or chat in started or chat in retry_at:
+                        started.add(chat)  # later updates of a busy chat wait their turn
+                        continue
+                    started.add(chat)
+                    in_flight[chat] = asyncio.create_task(
+                        self._deliver_one(hook, update, chat, in_flight, failures, retry_at)
+                    )
+                wake = min(retry_at.values(), default=None)
+                await self._wait(event, None if wake is None else max(0.0, wake - now))
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _deliver_one(
+        self,
+        hook: Webhook,
+        update: Update,
+        chat: str,
+        in_flight: dict[str, asyncio.Task[None]],
+        failures: dict[str, int],
+        retry_at: dict[str, float],
+    ) -> None:
+        try:
+            if await self._deliver(hook, update):
+                self._settle(update, "confirmed")
+                failures.pop(chat, None)
+                retry_at.pop(chat, None)
             else:
-                delay = WEBHOOK_RETRY_DELAYS[min(failures, len(WEBHOOK_RETRY_DELAYS) - 1)]
-                failures += 1
-                await asyncio.sleep(delay)
+                count = failures.get(chat, 0)
+                delay = WEBHOOK_RETRY_DELAYS[min(count, len(WEBHOOK_RETRY_DELAYS) - 1)]
+                failures[chat] = count + 1
+                retry_at[chat] = time.monotonic() + delay
+        finally:
+            in_flight.pop(chat, None)
+            self._notify()
 
     async def _stop_webhook_worker(self) -> None:
         task, self._webhook_task = self._webhook_task, None

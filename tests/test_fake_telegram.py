@@ -606,6 +606,55 @@ async def test_webhook_delivery_with_secret_retry_and_conflict(tg, bot, ctl):
         await runner.cleanup()
 
 
+async def test_webhook_delivers_chats_side_by_side_and_each_chat_in_order(tg, bot, ctl):
+    """Like Telegram: several requests under way at once (up to max_connections), but never
+    two of one chat, whose updates arrive in the order they were made."""
+    under_way: dict[int, int] = {}
+    most_at_once = 0
+    arrived: dict[int, list[str]] = {}
+    release = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal most_at_once
+        update = await request.json()
+        chat = update["message"]["chat"]["id"]
+        assert chat not in under_way, "two updates of one chat at once"
+        under_way[chat] = update["update_id"]
+        most_at_once = max(most_at_once, len(under_way))
+        await release.wait()
+        arrived.setdefault(chat, []).append(update["message"]["text"])
+        del under_way[chat]
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/", max_connections=3)
+        people = [await ctl.new_user(f"U{i}") for i in range(5)]
+        last = 0
+        for n in range(3):
+            for person in people:
+                last = await person.send(f"{n}", wait=False)
+
+        async def three_under_way():
+            return len(under_way) == 3
+
+        deadline = time.monotonic() + 5
+        while not await three_under_way():
+            assert time.monotonic() < deadline, under_way
+            await asyncio.sleep(0.01)
+        release.set()
+        assert await ctl.wait_confirmed(last) == "confirmed"
+        assert await ctl.pending_updates() == []
+    finally:
+        await runner.cleanup()
+    assert most_at_once == 3
+    assert arrived == {person.id: ["0", "1", "2"] for person in people}
+
+
 async def test_webhook_answer_can_carry_a_method(tg, bot, ctl):
     async def hook(request: web.Request) -> web.Response:
         update = await request.json()

@@ -27,8 +27,7 @@ from tests.webhook_helpers import hook_env as hook_env  # the fixture
 
 
 async def processed_ids(env) -> list[int]:
-    async with env.db.read() as conn:
-        return list(await conn.scalars(select(processed_updates.c.update_id)))
+    return await processed_ids_of(env.db)
 
 
 async def test_a_resident_starts_agrees_and_gets_the_menu(hook_env):
@@ -166,6 +165,70 @@ async def test_claims_and_pruning_of_update_ids(tmp_path):
             assert await conn.scalar(select(func.count()).select_from(processed_updates)) == 1
     finally:
         await db.close()
+
+
+async def test_an_instance_answers_for_no_more_updates_than_it_handles_at_once(tmp_path):
+    """With every slot busy, a request waits, unclaimed: were the instance killed now, the
+    update would be delivered again elsewhere rather than lost with it."""
+    import aiohttp
+    from aiogram import Bot, Dispatcher
+    from aiogram.types import Message
+    from aiohttp import web
+
+    from bot.webhook import WebhookHandler
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/u.db")
+    await upgrade(db)
+    dispatcher = Dispatcher(db=db)
+    release = asyncio.Event()
+    handled = []
+
+    @dispatcher.message()
+    async def slow(message: Message) -> None:
+        await release.wait()
+        handled.append(message.text)
+
+    handler = WebhookHandler(dispatcher, Bot(TOKEN), secret_token=SECRET, concurrency=1)
+    app = web.Application()
+    handler.register(app, path=HOOK_PATH)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}{HOOK_PATH}"
+    user = {"id": 7, "is_bot": False, "first_name": "Анна"}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def post(update_id: int) -> int:
+                update = start_update(update_id, user, text=f"#{update_id}")
+                async with http.post(url, json=update, headers=headers) as response:
+                    return response.status
+
+            assert await post(1) == 200
+            second = asyncio.create_task(post(2))
+            await asyncio.sleep(0.3)
+            assert not second.done(), "answered while the only slot was busy"
+            assert await processed_ids_of(db) == [1]
+            release.set()
+            assert await asyncio.wait_for(second, 5) == 200
+
+            async def both_handled():
+                return len(handled) == 2
+
+            assert await eventually(both_handled)
+        assert handled == ["#1", "#2"]
+        assert await processed_ids_of(db) == [1, 2]
+    finally:
+        await runner.cleanup()
+        await db.close()
+
+
+async def processed_ids_of(db) -> list[int]:
+    async with db.read() as conn:
+        return list(await conn.scalars(select(processed_updates.c.update_id)))
 
 
 def settings_error(monkeypatch, tmp_path, capsys, **values) -> str:
