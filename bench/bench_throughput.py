@@ -138,7 +138,7 @@ _DESCRIPTION = (
 class Plan:
     """What the driver needs to act as the residents, and the labels it presses."""
 
-    database: Path
+    database_url: str
     residents: list[dict[str, Any]]
     labels: dict[str, dict[str, str]]
     setup_s: float = 0.0
@@ -233,9 +233,10 @@ def _residents(rng: random.Random, center_info: dict[int, Any]) -> list[dict[str
     return residents
 
 
-async def _fill_database(path: Path, now: datetime, settings: Settings) -> Plan:
+async def fill_database(database_url: str, now: datetime, settings: Settings) -> Plan:
+    """The benchmark's centers, activities and residents, written to a fresh database."""
     rng = random.Random(SEED)
-    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    db = Database.from_url(database_url)
     try:
         await upgrade(db)
         center_rows = _center_rows()
@@ -252,7 +253,7 @@ async def _fill_database(path: Path, now: datetime, settings: Settings) -> Plan:
     finally:
         await db.close()
     return Plan(
-        database=path,
+        database_url=database_url,
         residents=residents,
         labels=_labels(),
         counts={
@@ -575,7 +576,7 @@ def _settings(plan: Plan, api_url: str) -> Settings:
         _env_file=None,
         bot_token=TOKEN,
         telegram_api_url=api_url,
-        database_url=f"sqlite+aiosqlite:///{plan.database}",
+        database_url=plan.database_url,
         default_locale="ru",
     )
 
@@ -790,11 +791,12 @@ def run() -> list[Figure]:
         )
         started = time.perf_counter()
         now = datetime.now(UTC)
-        plan = asyncio.run(_fill_database(path, now, _settings_for_setup()))
+        url = f"sqlite+aiosqlite:///{path}"
+        plan = asyncio.run(fill_database(url, now, settings_for_setup()))
         plan.setup_s = time.perf_counter() - started
         progress(f"[throughput] setup took {plan.setup_s:.1f} s: {plan.counts}")
         return asyncio.run(_measure(plan))
 
 
-def _settings_for_setup() -> Settings:
+def settings_for_setup() -> Settings:
     return Settings(_env_file=None, bot_token=TOKEN)

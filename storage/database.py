@@ -18,6 +18,11 @@ from storage.sqlite_driver import Checkpointer, creator
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 IDLE_READERS = 8
+# PostgreSQL: connections kept open per process. Enough for every update handled at once
+# (MAX_CONCURRENT_UPDATES, 16 by default) plus the sender and the jobs: a pool that runs short
+# opens and closes a connection per transaction, each costing a handshake and type set-up.
+SERVER_POOL_SIZE = 20
+SERVER_POOL_OVERFLOW = 10
 
 
 class Database:
@@ -39,6 +44,10 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer: AsyncConnection | None = None
         self._idle_readers: list[AsyncConnection] = []
+        # Reads on a server run outside a transaction: each statement sees what is committed
+        # when it runs, exactly as inside a READ COMMITTED one (and as reads on SQLite do),
+        # without BEGIN and COMMIT, two round trips of every read.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         path = engine.url.database
         file_backed = self.is_sqlite and path not in (None, "", ":memory:")
         self._checkpointer = Checkpointer(path) if file_backed else None
@@ -59,6 +68,9 @@ class Database:
                 "async_creator",
                 creator(*args, busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs),
             )
+        else:
+            engine_kwargs.setdefault("pool_size", SERVER_POOL_SIZE)
+            engine_kwargs.setdefault("max_overflow", SERVER_POOL_OVERFLOW)
         # Parameters stay out of error messages and logs: they carry user ids and names.
         engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
         if engine.dialect.name == "sqlite":
@@ -68,7 +80,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._reader.connect() as conn:
                 yield conn
             return
         if self._idle_readers:

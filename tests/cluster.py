@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from bot.leader import LEASE
@@ -33,7 +32,7 @@ HOOK_PATH = "/telegram/webhook"
 NGINX = shutil.which("nginx") or next(
     (str(p) for p in (Path("/usr/sbin/nginx"),) if p.exists()), None
 )
-NGINX_MISSING = "nginx is not installed (Debian: apt-get install nginx-light): skipped"
+NGINX_MISSING = "nginx is not installed (Debian: apt-get install nginx-light)"
 
 # The location block of docs/deploy.md, without TLS and Telegram's address ranges.
 NGINX_CONF = """
@@ -109,8 +108,10 @@ class Deployment:
     directory: Path
     server: FakeTelegram
     database_url: str
-    redis_url: str
+    redis_url: str | None
     size: int = 3
+    module: str = "bot"  # what each instance runs: ``python -m <module>``
+    token: str = TOKEN
     environment: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
     nginx: asyncio.subprocess.Process | None = None
@@ -122,7 +123,7 @@ class Deployment:
 
     async def start(self) -> None:
         if NGINX is None:
-            pytest.skip(NGINX_MISSING)
+            raise FileNotFoundError(NGINX_MISSING)
         self.port = free_port()
         self.instances = [
             Instance(f"bot{i + 1}", free_port(), self.directory / f"bot{i + 1}.log")
@@ -156,19 +157,26 @@ class Deployment:
         env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
         env.update(
             PYTHONPATH=str(ROOT),
-            BOT_TOKEN=TOKEN,
+            BOT_TOKEN=self.token,
             TELEGRAM_API_URL=self.server.base_url,
             DATABASE_URL=self.database_url,
-            REDIS_URL=self.redis_url,
             WEBHOOK_URL=self.webhook_url,
             WEBHOOK_SECRET=SECRET,
             WEBHOOK_HOST="127.0.0.1",
             WEBHOOK_PORT=str(instance.port),
             **self.environment,
         )
+        if self.redis_url is not None:
+            env["REDIS_URL"] = self.redis_url
         with instance.log.open("ab") as log:
             instance.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", cwd=self.directory, env=env, stdout=log, stderr=log
+                sys.executable,
+                "-m",
+                self.module,
+                cwd=self.directory,
+                env=env,
+                stdout=log,
+                stderr=log,
             )
 
     async def healthy(self, instance: Instance, seconds: float = 60) -> None:

@@ -1,11 +1,13 @@
 """A throwaway Redis for the tests of shared dialog state: Debian's ``redis-server`` on a unix
 socket in a temporary directory, with nothing saved to disk, stopped afterwards."""
 
+import contextlib
 import json
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +20,14 @@ REDIS_MISSING = (
 )
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """The URL of a Redis started for this test module."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip(REDIS_MISSING)
+@contextlib.contextmanager
+def running_redis(directory: Path) -> Iterator[str]:
+    """A Redis on a unix socket in ``directory`` while inside; its URL."""
     import redis
 
-    directory = tmp_path_factory.mktemp("redis")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError(REDIS_MISSING)
     socket = directory / "redis.sock"
     # No TCP port: nothing else on the machine can reach it; nothing saved to disk.
     options = f"--port 0 --unixsocket {socket} --unixsocketperm 700 --dir {directory}"
@@ -54,6 +55,15 @@ def redis_server(tmp_path_factory):
         process.terminate()
         process.wait(timeout=10)
         process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """The URL of a Redis started for this test module."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(REDIS_MISSING)
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from storage.database import Database
 from storage.schema import activities, broadcasts, deliveries, signups
 from storage.subscriptions import subscribe
 from storage.users import save_consent
-from tests.cluster import Deployment
+from tests.cluster import NGINX, NGINX_MISSING, Deployment
 from tests.conftest import BACKEND, TOKEN
 from tests.redis_helpers import redis_server, redis_url  # noqa: F401
 from tests.test_broadcast_crash import figure
@@ -111,6 +111,8 @@ async def test_the_leader_killed_mid_announcement_and_mid_sign_ups(
 ):
     if BACKEND != "postgresql":
         pytest.skip("the deployment of several instances runs on PostgreSQL (TEST_DATABASE)")
+    if NGINX is None:
+        pytest.skip(NGINX_MISSING)
     db = Database.from_url(database_url)
     async with (
         FakeTelegram(token=TOKEN) as server,
