@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import load_driver
-from bench.bench_throughput import CONCURRENCY, SEED, TOKEN, Plan, fill_database
+from bench.bench_throughput import TOKEN, Plan, fill_database, start_driver
 from bench.bench_throughput import settings_for_setup as setup_settings
 from bench.common import Figure, progress
 from fake_telegram.client import FakeTelegramClient
@@ -175,19 +174,8 @@ async def _phase(
         process = None
         try:
             await deployment.start()
-            config = {
-                "mode": "bot",
-                "base_url": server.base_url,
-                "signal_port": driver_server.sockets[0].getsockname()[1],
-                "residents": plan.residents,
-                "labels": plan.labels,
-                "concurrency": CONCURRENCY,
-                "seed": SEED,
-            }
-            process = multiprocessing.get_context("spawn").Process(
-                target=load_driver.main, args=(config,), daemon=True
-            )
-            process.start()
+            driver_port = driver_server.sockets[0].getsockname()[1]
+            process = start_driver("bot", server.base_url, driver_port, plan)
             reader, writer = await asyncio.wait_for(driver_lines.get(), 120)
             if (await asyncio.wait_for(reader.readline(), 120)).strip() != b"ready":
                 raise RuntimeError("the load driver did not start")

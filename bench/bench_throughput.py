@@ -469,19 +469,7 @@ async def _drive(
             connected.set_result((reader, writer))
 
     signals = await asyncio.start_server(accept, "127.0.0.1", 0)
-    config = {
-        "mode": mode,
-        "base_url": server.base_url,
-        "signal_port": signals.sockets[0].getsockname()[1],
-        "residents": plan.residents,
-        "labels": plan.labels,
-        "concurrency": CONCURRENCY,
-        "seed": SEED,
-    }
-    process = multiprocessing.get_context("spawn").Process(
-        target=load_driver.main, args=(config,), daemon=True
-    )
-    process.start()
+    process = start_driver(mode, server.base_url, signals.sockets[0].getsockname()[1], plan)
     marks: list[Mark] = []
     try:
         reader, writer = await _connection(connected, process)
@@ -526,6 +514,27 @@ async def _drive(
         signals.close()
     errors, examples = await _errors(server, error_log, report)
     return PhaseResult(marks, probe, report, errors, examples)
+
+
+def start_driver(
+    mode: str, base_url: str, signal_port: int, plan: Plan
+) -> multiprocessing.process.BaseProcess:
+    """The residents' process (:mod:`bench.load_driver`), acting on the fake Telegram at
+    ``base_url`` and connecting to ``127.0.0.1:signal_port`` for the benchmark's lines."""
+    config = {
+        "mode": mode,
+        "base_url": base_url,
+        "signal_port": signal_port,
+        "residents": plan.residents,
+        "labels": plan.labels,
+        "concurrency": CONCURRENCY,
+        "seed": SEED,
+    }
+    process = multiprocessing.get_context("spawn").Process(
+        target=load_driver.main, args=(config,), daemon=True
+    )
+    process.start()
+    return process
 
 
 async def _connection(

@@ -45,19 +45,24 @@ async def prepare(url: str, author_id: int, user_ids: list[int]) -> None:
                 )
             for user_id in user_ids:
                 await subscribe(conn, user_id, 1, now=now)
-            await create_broadcast(
-                conn,
-                center_id=1,
-                author_id=author_id,
-                text=TEXT,
-                photo=None,
-                audience=Audience.SUBSCRIBERS,
-                activity_id=None,
-                send_at=now - timedelta(seconds=1),
-                now=now,
-            )
+            await announce_now(conn, author_id, now=now)
     finally:
         await db.close()
+
+
+async def announce_now(conn, author_id: int, *, now: datetime) -> int:
+    """An announcement to center 1's subscribers, due: the sending instance starts it."""
+    return await create_broadcast(
+        conn,
+        center_id=1,
+        author_id=author_id,
+        text=TEXT,
+        photo=None,
+        audience=Audience.SUBSCRIBERS,
+        activity_id=None,
+        send_at=now - timedelta(seconds=1),
+        now=now,
+    )
 
 
 async def broadcast_row(url: str):

@@ -12,11 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from domain.broadcasts import Audience
 from fake_telegram.client import FakeTelegramClient
 from fake_telegram.server import FakeTelegram
 from storage.activities import insert_activity
-from storage.broadcasts import create_broadcast
 from storage.centers import upsert_centers
 from storage.database import Database
 from storage.schema import activities, broadcasts, deliveries, signups
@@ -25,7 +23,7 @@ from storage.users import save_consent
 from tests.cluster import NGINX, NGINX_MISSING, Deployment
 from tests.conftest import BACKEND, TOKEN
 from tests.redis_helpers import redis_server, redis_url  # noqa: F401
-from tests.test_broadcast_crash import figure
+from tests.test_broadcast_crash import TEXT, announce_now, figure
 from tests.test_crash import CENTER, until
 
 pytestmark = pytest.mark.postgresql
@@ -33,7 +31,6 @@ pytestmark = pytest.mark.postgresql
 RECIPIENTS = 5000
 RESIDENTS = 200
 SEATS = 10
-TEXT = "Завтра субботник: сбор в 10:00 у входа."
 CONSENT = Settings.model_fields["consent_version"].default
 
 
@@ -79,19 +76,8 @@ async def prepare(db, author_id, recipient_ids, resident_ids) -> int:
 
 
 async def announce(db, author_id) -> None:
-    now = datetime.now(UTC)
     async with db.write() as conn:
-        await create_broadcast(
-            conn,
-            center_id=1,
-            author_id=author_id,
-            text=TEXT,
-            photo=None,
-            audience=Audience.SUBSCRIBERS,
-            activity_id=None,
-            send_at=now - timedelta(seconds=1),
-            now=now,
-        )
+        await announce_now(conn, author_id, now=datetime.now(UTC))
 
 
 async def delivery_states(db) -> Counter:

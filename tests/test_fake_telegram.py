@@ -561,6 +561,20 @@ async def test_forged_callback_and_answer_errors(tg, bot, ctl):
         await bot.answer_callback_query(forged)
 
 
+@contextlib.asynccontextmanager
+async def receiving(hook):
+    """A webhook receiver on a free port running ``hook``; its URL."""
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    finally:
+        await runner.cleanup()
+
+
 async def test_webhook_delivery_with_secret_retry_and_conflict(tg, bot, ctl):
     received = []
     answers = iter([500, 200, 200])
@@ -571,14 +585,7 @@ async def test_webhook_delivery_with_secret_retry_and_conflict(tg, bot, ctl):
         )
         return web.json_response({}, status=next(answers))
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
+    async with receiving(hook) as url:
         anna = await ctl.new_user("Anna")
         await bot.set_webhook(url, secret_token="s3cret_Token")
         with pytest.raises(TelegramConflictError, match="webhook is active"):
@@ -602,8 +609,6 @@ async def test_webhook_delivery_with_secret_retry_and_conflict(tg, bot, ctl):
         await bot.delete_webhook()
         late = await anna.send("three", wait=False)
         assert [u.update_id for u in await bot.get_updates(timeout=0)] == [late]
-    finally:
-        await runner.cleanup()
 
 
 async def test_webhook_delivers_chats_side_by_side_and_each_chat_in_order(tg, bot, ctl):
@@ -626,31 +631,20 @@ async def test_webhook_delivers_chats_side_by_side_and_each_chat_in_order(tg, bo
         del under_way[chat]
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_post("/", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/", max_connections=3)
+    async with receiving(hook) as url:
+        await bot.set_webhook(url, max_connections=3)
         people = [await ctl.new_user(f"U{i}") for i in range(5)]
         last = 0
         for n in range(3):
             for person in people:
                 last = await person.send(f"{n}", wait=False)
-
-        async def three_under_way():
-            return len(under_way) == 3
-
         deadline = time.monotonic() + 5
-        while not await three_under_way():
+        while len(under_way) < 3:
             assert time.monotonic() < deadline, under_way
             await asyncio.sleep(0.01)
         release.set()
         assert await ctl.wait_confirmed(last) == "confirmed"
         assert await ctl.pending_updates() == []
-    finally:
-        await runner.cleanup()
     assert most_at_once == 3
     assert arrived == {person.id: ["0", "1", "2"] for person in people}
 
@@ -661,18 +655,11 @@ async def test_webhook_answer_can_carry_a_method(tg, bot, ctl):
         chat_id = update["message"]["chat"]["id"]
         return web.json_response({"method": "sendMessage", "chat_id": chat_id, "text": "pong"})
 
-    app = web.Application()
-    app.router.add_post("/", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+    async with receiving(hook) as url:
+        await bot.set_webhook(url)
         anna = await ctl.new_user("Anna")
         [pong] = await anna.send("ping")
         assert pong.text == "pong"
-    finally:
-        await runner.cleanup()
 
 
 async def test_commands_are_stored_per_scope_and_language(bot, ctl):
