@@ -9,17 +9,15 @@ STAMP := $(VENV)/.installed-stamp
 run: $(STAMP)
 	$(BIN)/python -m bot
 
-# The whole suite on SQLite and, at the same time, the tests marked `postgresql` (storage,
-# migrations, sign-ups and their load test, the sender, reminders, leases, coordinators,
-# announcements) again on a throwaway PostgreSQL cluster: those mostly wait on the server, so
-# the two runs together take little longer than the first alone. The second's output follows
-# the first's. Without PostgreSQL's binaries the second run says so and skips.
+# The suite on SQLite and, at the same time, again on a throwaway PostgreSQL cluster (every
+# test that uses the database under test; the others would only repeat themselves). The
+# second's output follows the first's. Without PostgreSQL's binaries it says so and skips.
 test: lint
-	@TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgresql -p no:cacheprovider \
+	@TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider \
 		> .test-postgresql.log 2>&1 & postgresql=$$!; \
 	$(BIN)/python -m pytest; sqlite=$$?; \
 	wait $$postgresql; other=$$?; \
-	echo "--- the tests marked postgresql, on PostgreSQL:"; cat .test-postgresql.log; \
+	echo "--- the same suite on PostgreSQL:"; cat .test-postgresql.log; \
 	rm -f .test-postgresql.log; \
 	[ $$sqlite -eq 0 ] && [ $$other -eq 0 ]
 
@@ -27,7 +25,7 @@ test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-postgresql: $(STAMP)
-	TEST_DATABASE=postgresql $(BIN)/python -m pytest -m postgresql
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -80,8 +80,8 @@ def pin_response_models() -> list[type]:
     return [Response[method.__returning__] for method in used]
 
 
-def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+def create_bot(settings: Settings, session_class: type[AiohttpSession] = AiohttpSession) -> Bot:
+    session = session_class(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

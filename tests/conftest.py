@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.utils.i18n import I18n
+from aiohttp import ClientSession
 from sqlalchemy import select
 
 from bot.app import create_bot, create_dispatcher
@@ -27,8 +30,8 @@ from tests.redis_helpers import JsonMemoryStorage
 TOKEN = "123456:TEST-token"
 
 # Which database the tests that take ``database_url`` run on: "sqlite" (the default) or
-# "postgresql" (a throwaway cluster, see tests/postgres.py). The Makefile runs the tests
-# marked ``postgresql`` a second time with TEST_DATABASE=postgresql.
+# "postgresql" (a throwaway cluster, see tests/postgres.py). `make test` runs the suite once
+# with each.
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 if BACKEND not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
@@ -126,10 +129,29 @@ async def _database_url(cluster, tmp_path, template):
         await cluster.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory):
+    """A migrated SQLite database for the tests to copy: migrating each test's afresh took
+    a tenth of a second."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "bot.db"
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade(db)
+    finally:
+        await db.close()
+    return path
+
+
 @pytest.fixture
-async def database_url(postgres, tmp_path):
-    """A database of the backend under test, migrated (SQLite: a file not created yet, which
-    the migrations create)."""
+async def database_url(postgres, tmp_path, sqlite_template):
+    """A migrated database of the backend under test: a copy of a migrated template."""
+    if postgres is None:
+        source, copy = sqlite3.connect(sqlite_template), sqlite3.connect(tmp_path / "bot.db")
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
     async for url in _database_url(postgres, tmp_path, TEMPLATE):
         yield url
 
@@ -139,6 +161,21 @@ async def empty_database_url(postgres, tmp_path):
     """A database of the backend under test with no tables at all: for tests of migrations."""
     async for url in _database_url(postgres, tmp_path, "template0"):
         yield url
+
+
+class PlainHttpSession(AiohttpSession):
+    """aiogram's HTTP session, closed without its quarter-second pause that lets TLS
+    connections wind down: the fake Telegram speaks plain HTTP on loopback, and the pause
+    cost every test that starts the bot a quarter of a second."""
+
+    async def create_session(self) -> ClientSession:
+        self.plain = await super().create_session()
+        return self.plain
+
+    async def close(self) -> None:
+        plain: ClientSession | None = getattr(self, "plain", None)
+        if plain is not None and not plain.closed:
+            await plain.close()
 
 
 async def prepare_database(settings: Settings, *, demo: bool) -> None:
@@ -170,7 +207,7 @@ async def bot_env(request, tmp_path, dispatcher, caplog, database_url):
         )
         await prepare_database(settings, demo=request.node.get_closest_marker("empty") is None)
         clock = Clock(datetime.now(UTC).replace(microsecond=0))
-        bot = create_bot(settings)
+        bot = create_bot(settings, PlainHttpSession)
         polling = asyncio.create_task(
             dispatcher.start_polling(
                 bot,
@@ -216,10 +253,15 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     if BACKEND != "postgresql":
         return
-    skip = pytest.mark.skip(reason="tests SQLite-specific behaviour")
+    sqlite_only = pytest.mark.skip(reason="tests SQLite-specific behaviour")
+    # A test that never touches the database under test (pure logic, or a bot process on a
+    # SQLite file of its own) would only repeat its SQLite run.
+    elsewhere = pytest.mark.skip(reason="uses no database under test: runs once, on SQLite")
     for item in items:
         if item.get_closest_marker("sqlite_only") is not None:
-            item.add_marker(skip)
+            item.add_marker(sqlite_only)
+        elif "postgres" not in getattr(item, "fixturenames", ()):
+            item.add_marker(elsewhere)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -232,7 +274,4 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "empty: start without demo data")
     config.addinivalue_line("markers", "allow_errors: the test expects errors in the log")
     config.addinivalue_line("markers", "concurrent: handle updates as concurrent tasks")
-    config.addinivalue_line(
-        "markers", "postgresql: also run against PostgreSQL by `make test` (TEST_DATABASE)"
-    )
     config.addinivalue_line("markers", "sqlite_only: skipped when TEST_DATABASE=postgresql")

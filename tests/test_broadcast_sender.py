@@ -10,8 +10,6 @@ from fake_telegram.control import TINY_PNG
 from storage.deliveries import SENT
 from tests.test_sender import KEYBOARD, FakeTime, sender_env  # noqa: F401 (the env fixture)
 
-pytestmark = pytest.mark.postgresql
-
 
 async def test_a_delivery_with_a_photo_goes_out_as_a_photo_with_its_caption(env):
     user = await env.user()

@@ -47,8 +47,6 @@ from tests.helpers import (
     sender_idle,
 )
 
-pytestmark = pytest.mark.postgresql
-
 REFUSED = "Only this center's coordinators can do that."
 
 

@@ -18,8 +18,6 @@ from tests.helpers import (
     sender_idle,
 )
 
-pytestmark = pytest.mark.postgresql
-
 ADMIN_ID = 990_001
 admin_settings = pytest.mark.settings(admin_ids=str(ADMIN_ID))
 

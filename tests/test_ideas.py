@@ -3,7 +3,6 @@ into an activity or marked done; and who may do none of that."""
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from handlers.callbacks import CoordIdeaCb, CoordIdeasCb, IdeaAction, IdeaCb, IdeaHelpCb
@@ -30,8 +29,6 @@ from tests.helpers import (
 )
 
 IDEA = "Давайте устроим шахматный клуб по субботам\nЯ могу приносить доски."
-
-pytestmark = pytest.mark.postgresql
 
 
 async def idea_rows(env):

@@ -18,9 +18,6 @@ class Clock:
         return self.now
 
 
-pytestmark = pytest.mark.postgresql
-
-
 @pytest.fixture
 async def two_processes(database_url):
     """Two engines on one database stand for two bot processes."""

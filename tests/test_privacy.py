@@ -14,8 +14,6 @@ from tests.helpers import (
     eventually,
 )
 
-pytestmark = pytest.mark.postgresql
-
 
 async def test_declining_stores_nothing_but_centers_can_still_be_found(bot_env):
     user = await bot_env.tg.new_user(language_code="en")

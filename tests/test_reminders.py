@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from bot.jobs import reminders_job
@@ -30,8 +29,6 @@ from tests.helpers import (
     pushed,
     sender_idle,
 )
-
-pytestmark = pytest.mark.postgresql
 
 YEKATERINBURG = ZoneInfo("Asia/Yekaterinburg")  # the demo center demo-ekb-1
 

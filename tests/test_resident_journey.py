@@ -2,14 +2,11 @@
 
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.demo import demo_rows
 from domain.geo import brute_force_nearest
 from storage.schema import subscriptions, users
-
-pytestmark = pytest.mark.postgresql  # the first minutes on PostgreSQL too
 
 EKATERINBURG = (56.8380, 60.5970)  # near the city center
 

@@ -115,9 +115,6 @@ class Env:
         return [m.text for m in await self.tg.messages(chat_id) if m.from_bot]
 
 
-pytestmark = pytest.mark.postgresql
-
-
 @pytest.fixture(name="env")
 async def sender_env(database_url):
     """A fake Telegram, a migrated database and a real Bot (test_broadcast_sender uses it too)."""

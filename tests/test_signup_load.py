@@ -10,7 +10,7 @@ from storage.users import save_consent
 from tests.activity_helpers import add_activity, add_quiet_center
 from tests.helpers import eventually
 
-pytestmark = [pytest.mark.concurrent, pytest.mark.postgresql]
+pytestmark = pytest.mark.concurrent
 
 
 async def residents(env, count):

@@ -45,9 +45,6 @@ HELD = (Status.CONFIRMED, Status.OFFERED)
 # --- fixtures and small steps -------------------------------------------------------------
 
 
-pytestmark = pytest.mark.postgresql
-
-
 CENTER = {
     "external_id": "c1",
     "name": "Соседи на Ленина",

@@ -42,8 +42,6 @@ from storage.schema import guest_signups, signups
 from storage.users import save_consent
 from tests.postgres import TEMPLATE, Cluster
 
-pytestmark = pytest.mark.postgresql
-
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 USERS = (1, 2, 3, 4)
 MISSING = 1_000_000  # a sign-up id that never exists

@@ -19,8 +19,6 @@ from storage.users import get_user, save_consent
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.postgresql
-
 
 @pytest.fixture
 def url(tmp_path, empty_database_url):

@@ -15,7 +15,14 @@ from bot.app import create_bot
 from bot.webhook import serve_webhook
 from fake_telegram.client import FakeTelegramClient
 from fake_telegram.server import FakeTelegram
-from tests.conftest import TOKEN, BotEnv, Clock, make_settings, prepare_database
+from tests.conftest import (
+    TOKEN,
+    BotEnv,
+    Clock,
+    PlainHttpSession,
+    make_settings,
+    prepare_database,
+)
 
 SECRET = "the-Webhook_secret-42"
 HOOK_PATH = "/telegram/hook"
@@ -69,7 +76,7 @@ async def hook_env(request, tmp_path, dispatcher, caplog):
         )
         await prepare_database(settings, demo=True)
         clock = Clock(datetime.now(UTC).replace(microsecond=0))
-        bot = create_bot(settings)
+        bot = create_bot(settings, PlainHttpSession)
         stop = asyncio.Event()
         ready = asyncio.Event()
         serving = asyncio.create_task(
