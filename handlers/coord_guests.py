@@ -103,13 +103,17 @@ router.message(StateFilter(GuestForm), Match(F.location), CenterAccess())(end_di
 
 
 async def _dialog_activity(
-    state: FSMContext, center: Center, db: Database
-) -> tuple[Activity | None, dict]:
+    message: Message, state: FSMContext, center: Center, db: Database
+) -> tuple[Activity, dict] | None:
+    """The activity the dialog is about, with the dialog's data; None, the dialog ended and
+    the coordinator told, when it is gone or not this center's."""
     data = await state.get_data()
     async with db.read() as conn:
         activity = await get_activity(conn, data.get("activity_id", 0))
     if activity is None or activity.center_id != center.id:
-        return None, data
+        await state.clear()
+        await message.answer(refusal_text(RosterRefusal.GONE))
+        return None
     return activity, data
 
 
@@ -121,11 +125,10 @@ async def name_given(
     state: FSMContext,
     clock: Callable[[], datetime],
 ) -> None:
-    activity, _data = await _dialog_activity(state, center, db)
-    if activity is None:
-        await state.clear()
-        await message.answer(refusal_text(RosterRefusal.GONE))
+    found = await _dialog_activity(message, state, center, db)
+    if found is None:
         return
+    activity, _data = found
     name = clean_name(message.text)
     if name is None:
         await message.answer(
@@ -172,11 +175,10 @@ async def party_typed(
     state: FSMContext,
     clock: Callable[[], datetime],
 ) -> None:
-    activity, data = await _dialog_activity(state, center, db)
-    if activity is None:
-        await state.clear()
-        await message.answer(refusal_text(RosterRefusal.GONE))
+    found = await _dialog_activity(message, state, center, db)
+    if found is None:
         return
+    activity, data = found
     limit = max(1, party_limit(activity.seats_left))
     size = parse_party(message.text, limit)
     if size is None:
