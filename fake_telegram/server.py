@@ -151,15 +151,17 @@ class FakeTelegram(BotApi, ControlApi):
                 now = time.monotonic()
                 for chat in [chat for chat, at in retry_at.items() if at <= now]:
                     del retry_at[chat]
-                started: set[str] = set()
+                # Only a chat's first pending update may go; its later ones wait their turn.
+                seen: set[str] = set()
                 for update in self._deliverable(len(self._s.pending)):
+                    chat = _chat_key(update)
+                    if chat in seen:
+                        continue
+                    seen.add(chat)
+                    if chat in in_flight or chat in retry_at:
+                        continue
                     if len(in_flight) >= hook.max_connections:
                         break
-                    chat = _chat_key(update)
-                    if chat in in_flight or chat in started or chat in retry_at:
-                        started.add(chat)  # later updates of a busy chat wait their turn
-                        continue
-                    started.add(chat)
                     in_flight[chat] = asyncio.create_task(
                         self._deliver_one(hook, update, chat, in_flight, failures, retry_at)
                     )
