@@ -47,7 +47,9 @@ class Database:
         # Reads on a server run outside a transaction: each statement sees what is committed
         # when it runs, exactly as inside a READ COMMITTED one (and as reads on SQLite do),
         # without BEGIN and COMMIT, two round trips of every read.
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._server_reader = (
+            None if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         path = engine.url.database
         file_backed = self.is_sqlite and path not in (None, "", ":memory:")
         self._checkpointer = Checkpointer(path) if file_backed else None
@@ -79,8 +81,8 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        if not self.is_sqlite:
-            async with self._reader.connect() as conn:
+        if self._server_reader is not None:
+            async with self._server_reader.connect() as conn:
                 yield conn
             return
         if self._idle_readers:
