@@ -112,17 +112,16 @@ def _descendants(processes: dict[int, tuple[int, str, float]], root: int) -> set
 
 
 def _cpu_by_group(groups: dict[str, set[int]]) -> dict[str, float]:
+    """CPU seconds so far of each group (its processes and their descendants), of this
+    process alone (its children are the other groups) and of Redis."""
     processes = _processes()
-    totals = dict.fromkeys(groups, 0.0)
+    totals = {}
     for group, roots in groups.items():
         members: set[int] = set()
-        for root in roots:
-            # This process's children are the other groups: it counts on its own.
-            if root == os.getpid():
-                members.add(root)
-            elif root in processes:
-                members |= _descendants(processes, root)
+        for root in roots & processes.keys():
+            members |= _descendants(processes, root)
         totals[group] = sum(processes[pid][2] for pid in members)
+    totals["fake Telegram (this process)"] = processes[os.getpid()][2]
     totals["redis"] = sum(cpu for _p, name, cpu in processes.values() if name == "redis-server")
     return totals
 
@@ -183,7 +182,6 @@ async def _phase(
             groups = {
                 "instances": {i.process.pid for i in deployment.instances if i.process},
                 "postgresql": {postgres_pid} if postgres_pid else set(),
-                "fake Telegram (this process)": {os.getpid()},
                 "residents' driver": {process.pid} if process.pid else set(),
                 "nginx": {deployment.nginx.pid} if deployment.nginx else set(),
             }
