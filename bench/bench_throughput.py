@@ -64,7 +64,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import BaseMiddleware, Dispatcher
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 from sqlalchemy import event, select
@@ -645,13 +647,14 @@ def echo_dispatcher() -> Dispatcher:
 async def _echo_phase(plan: Plan) -> PhaseResult:
     with ErrorLog() as error_log:
         async with FakeTelegram(token=TOKEN) as server:
-            settings = _settings(plan, server.base_url)
             dispatcher = echo_dispatcher()
             probe = Probe()
             install_outermost(dispatcher, probe)
             started = asyncio.Event()
             dispatcher.startup.register(started.set)
-            bot = create_bot(settings)
+            bot = Bot(
+                TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
+            )
             polling = asyncio.create_task(
                 dispatcher.start_polling(
                     bot,

@@ -30,6 +30,7 @@ from bot.leader import Leadership
 from bot.metrics import BotMetrics, MetricsMiddleware
 from bot.middlewares import AccountMiddleware, LocaleMiddleware
 from bot.sender import Sender
+from bot.telegram_session import JsonSession
 from handlers import get_routers
 from handlers.ui import Match
 from storage.database import Database
@@ -80,7 +81,7 @@ def pin_response_models() -> list[type]:
     return [Response[method.__returning__] for method in used]
 
 
-def create_bot(settings: Settings, session_class: type[AiohttpSession] = AiohttpSession) -> Bot:
+def create_bot(settings: Settings, session_class: type[AiohttpSession] = JsonSession) -> Bot:
     session = session_class(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
         token=settings.bot_token.get_secret_value(),

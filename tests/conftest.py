@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.utils.i18n import I18n
 from aiohttp import ClientSession
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.demo import load_demo_data
+from bot.telegram_session import JsonSession
 from fake_telegram.client import FakeTelegramClient
 from fake_telegram.server import FakeTelegram
 from storage.database import Database
@@ -163,8 +163,8 @@ async def empty_database_url(postgres, tmp_path):
         yield url
 
 
-class PlainHttpSession(AiohttpSession):
-    """aiogram's HTTP session, closed without its quarter-second pause that lets TLS
+class PlainHttpSession(JsonSession):
+    """The bot's HTTP session, closed without its quarter-second pause that lets TLS
     connections wind down: the fake Telegram speaks plain HTTP on loopback, and the pause
     cost every test that starts the bot a quarter of a second."""
 
