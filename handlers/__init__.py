@@ -7,7 +7,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     """Routers in matching order: commands and buttons first, free text (a search) after
-    them, and the catch-all fallback last."""
+    them, then the catch-all fallback; routers of other kinds of update at the end."""
     from handlers import (
         access,
         activities,
@@ -30,7 +30,6 @@ def get_routers() -> list[Router]:
     )
 
     return [
-        errors.router,
         ratings.router,  # its comment dialog ends on any command or menu button: before them all
         ideas.router,  # the same
         invites.router,  # /start with an invitation: before /start itself
@@ -38,18 +37,23 @@ def get_routers() -> list[Router]:
         # Before the menus: coordinators' dialogs take free text that would otherwise be a
         # search. Its root filters let residents' updates pass by at the cost of one check.
         access.coordination(coordinator_routers()),
+        volunteering.router,  # its dialog ends on any menu button: before the menus' routers
+        # What residents press most comes early: every router an update passes on its way
+        # costs it as much as two or three filter checks, and none of the routers below
+        # shares a button, a command or a callback prefix with these three.
+        schedule.router,
+        activity_card.router,
+        activities.router,
         consent.router,
         privacy.router,
         settings.router,
         news_settings.router,
-        membership.router,
-        volunteering.router,  # its dialog ends on any menu button: before the menus' routers
-        schedule.router,
         reminders.router,
-        activity_card.router,
-        activities.router,
-        centers.router,
+        centers.router,  # its search takes any text: after every button's router
         fallback.router,
+        # Neither takes messages or button presses, which would only pass through them.
+        membership.router,
+        errors.router,
     ]
 
 
