@@ -107,20 +107,7 @@ class Connection:
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function`` now; while another process holds the lock, retry without
         blocking the loop."""
-        deadline = None
-        pause = _FIRST_PAUSE_S
-        while True:
-            try:
-                return function(*args)
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode not in BUSY_ERRORS:
-                    raise
-                now = time.monotonic()
-                deadline = deadline or now + self.busy_timeout_s
-                if now >= deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE_S)
+        return await call_retrying(function, *args, busy_timeout_s=self.busy_timeout_s)
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -141,19 +128,50 @@ class Connection:
         self.raw.close()
 
 
-def creator(*args: Any, busy_timeout_s: float, **kwargs: Any) -> Callable[[], Any]:
-    """``async_creator`` for ``create_async_engine``; ``args`` and ``kwargs`` go to
-    ``sqlite3.connect`` (the dialect's ``create_connect_args`` for the URL)."""
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` (sqlite3's own, or SQLAlchemy's wrapping it) means that another
+    connection holds the lock."""
+    cause = getattr(error, "orig", error)
+    return isinstance(cause, sqlite3.OperationalError) and cause.sqlite_errorcode in BUSY_ERRORS
+
+
+async def call_retrying(function: Callable[..., T], *args: Any, busy_timeout_s: float) -> T:
+    """``function(*args)`` now; while the database is busy, again after a pause on the loop,
+    until ``busy_timeout_s`` have passed."""
+    deadline = None
+    pause = _FIRST_PAUSE_S
+    while True:
+        try:
+            return function(*args)
+        except Exception as error:
+            if not is_busy(error):
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + busy_timeout_s
+            if now >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE_S)
+
+
+def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+    """A connection for the event loop; ``args`` and ``kwargs`` go to ``sqlite3.connect``
+    (the dialect's ``create_connect_args`` for the URL)."""
     # Autocommit at the driver level: Database emits its own BEGIN (IMMEDIATE for writers).
     kwargs["isolation_level"] = None
     kwargs.setdefault("check_same_thread", False)  # the pool may close it from elsewhere
+    raw = sqlite3.connect(*args, **kwargs)
+    raw.execute("PRAGMA busy_timeout = 0")  # waiting is call_retrying's, on the loop
+    return raw
 
-    async def connect() -> Connection:
-        raw = sqlite3.connect(*args, **kwargs)
-        raw.execute("PRAGMA busy_timeout = 0")
-        return Connection(raw, busy_timeout_s)
 
-    return connect
+def creator(*args: Any, busy_timeout_s: float, **kwargs: Any) -> Callable[[], Any]:
+    """``async_creator`` for ``create_async_engine``, arguments as for :func:`connect`."""
+
+    async def create() -> Connection:
+        return Connection(connect(*args, **kwargs), busy_timeout_s)
+
+    return create
 
 
 class Checkpointer:

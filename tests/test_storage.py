@@ -1,12 +1,14 @@
 """The storage layer on its own: schema, concurrency, time, the nearest-center cache."""
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from storage.centers import count_centers, search_centers, upsert_centers
 from storage.database import Database
@@ -115,6 +117,45 @@ async def test_waiting_for_another_process_lock_does_not_block_the_loop(url, db)
         await other.close()
     async with db.read() as conn:
         assert await count_centers(conn) == 2
+
+
+@pytest.mark.sqlite_only
+async def test_a_read_told_the_file_is_busy_tries_again_without_blocking_the_loop(db):
+    # Under WAL a reader is refused only in rare moments (another process recovering the
+    # log), too rare to stage; the connection is told so twice instead.
+    async with db.write() as conn:
+        await upsert_centers(conn, [center("c1", 55.0, 37.0)], now=NOW)
+    refusal = sqlite3.OperationalError("database is locked")
+    refusal.sqlite_errorcode = sqlite3.SQLITE_BUSY
+    refusals = [OperationalError("SELECT", {}, refusal)] * 2
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        async with db.read() as conn:
+            sync = conn.sync_connection
+            real = sync.execute
+
+            def refusing(*args, **kwargs):
+                if refusals:
+                    raise refusals.pop()
+                return real(*args, **kwargs)
+
+            sync.execute = refusing
+            try:
+                assert await count_centers(conn) == 1
+            finally:
+                del sync.execute
+    finally:
+        ticker.cancel()
+    assert refusals == []
+    assert ticks >= 2, "the loop ran while the read waited"
 
 
 async def test_concurrent_read_then_write_transactions_never_lock(url, db):
