@@ -224,4 +224,5 @@ async def test_two_bot_processes_on_one_database_send_each_reminder_once(tmp_pat
     assert sorted(leading) == [0, 1], leading
     assert set(received.values()) == {1}, "everyone got the reminder, nobody twice"
     assert await states(url) == Counter({"sent": len(users)})
-    assert all(process.returncode == 0 for process in processes), logs
+    for process, lines in zip(processes, logs, strict=True):
+        assert process.returncode == 0, "".join(lines[-40:])
