@@ -399,6 +399,7 @@ class Mark:
     wall_ns: int
     cpu_s: float
     statements: int
+    api_calls: int  # Bot API calls the fake server received, getUpdates included
 
 
 @dataclass
@@ -424,6 +425,10 @@ class PhaseResult:
         start, end = self.span(first)
         return end.cpu_s - start.cpu_s
 
+    def per_update(self, first: int, what: str) -> float:
+        start, end = self.span(first)
+        return (getattr(end, what) - getattr(start, what)) / max(1, len(self.handled(first)))
+
     def per_second(self, first: int) -> float:
         return len(self.handled(first)) / self.seconds(first)
 
@@ -442,7 +447,9 @@ class Statements:
     def __init__(self, db: Database | None) -> None:
         self.count = 0
         if db is not None:
-            event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+            for engine in (db.engine.sync_engine, db.reader_engine):
+                if engine is not None:
+                    event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1
@@ -480,7 +487,8 @@ async def _drive(
         probe.writer = writer
 
         def mark() -> None:
-            marks.append(Mark(time.perf_counter_ns(), time.process_time(), statements.count))
+            calls = sum(server.stats()["calls"].values())
+            marks.append(Mark(time.perf_counter_ns(), time.process_time(), statements.count, calls))
             writer.write(b"mark\n")
 
         settle()
@@ -758,13 +766,13 @@ async def _measure(plan: Plan) -> list[Figure]:
     bot_cpu_ms = 1e3 * bot.cpu_seconds(0) / max(1, len(bot.handled(0)))
     saturated = [duration for _end, duration, _what in bot.handled(0)]
     latency = [duration for _end, duration, _what in bot.handled(2)]
-    start, end = bot.span(0)
-    statements = (end.statements - start.statements) / max(1, len(bot.handled(0)))
+    echo_calls = sum(run.per_update(0, "api_calls") * len(run.handled(0)) for run in echo_runs)
     at_load = (
         f"open loop at {LATENCY_LOAD:.0%} of the bot's throughput "
         f"({bot.per_second(2):.0f} updates/s)"
     )
     cpu_note = "CPU of the bot + fake server process per update, closed loop"
+    calls_note = "Bot API requests per update (getUpdates included), closed loop"
     return [
         Figure("throughput.setup_s", plan.setup_s, "s"),
         Figure("throughput.bot.updates_per_s", bot_rate, "updates/s"),
@@ -788,7 +796,19 @@ async def _measure(plan: Plan) -> list[Figure]:
         ),
         Figure("throughput.bot.cpu_ms_per_update", bot_cpu_ms, "ms", baseline=cpu_note),
         Figure("throughput.echo.cpu_ms_per_update", echo_cpu_ms, "ms", baseline=cpu_note),
-        Figure("throughput.bot.sql_per_update", statements, "statements"),
+        Figure("throughput.bot.sql_per_update", bot.per_update(0, "statements"), "statements"),
+        Figure(
+            "throughput.bot.api_calls_per_update",
+            bot.per_update(0, "api_calls"),
+            "calls",
+            baseline=calls_note,
+        ),
+        Figure(
+            "throughput.echo.api_calls_per_update",
+            echo_calls / max(1, echo_handled),
+            "calls",
+            baseline=calls_note,
+        ),
         Figure("throughput.bot.errors", bot.errors.total(), "errors", "== 0", ERRORS_COUNTED),
         Figure("throughput.echo.errors", echo_errors.total(), "errors", "== 0", ERRORS_COUNTED),
     ]
