@@ -447,9 +447,8 @@ class Statements:
     def __init__(self, db: Database | None) -> None:
         self.count = 0
         if db is not None:
-            for engine in (db.engine.sync_engine, db.reader_engine):
-                if engine is not None:
-                    event.listen(engine, "before_cursor_execute", self._seen)
+            for engine in db.engines:
+                event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1

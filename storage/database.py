@@ -33,23 +33,24 @@ class Database:
     """One engine for the process. Handlers open short transactions and never await Telegram
     inside one, so that a slow network never holds the write lock.
 
-    On SQLite (statements run on the event loop, see ``sqlite_driver``) the connections are
-    kept and reused: checking one out of the pool and back cost more than the statements of a
+    On SQLite (statements run on the event loop, see ``LoopConnection``) the connections are
+    kept and reused: checking one out of a pool and back cost more than the statements of a
     typical read. Reads run without ``BEGIN``, so no snapshot is held while a handler awaits:
     each statement sees what is committed when it runs, as under PostgreSQL's default READ
     COMMITTED. Writers of this process take turns on one connection, behind an asyncio lock.
     """
 
-    def __init__(self, engine: AsyncEngine, reader_engine: Engine | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, loop_engine: Engine | None = None) -> None:
         self.engine = engine
-        # SQLite only: the synchronous engine behind the readers (see LoopReader).
-        self.reader_engine = reader_engine
+        # SQLite only: the synchronous engine behind read() and write() (see LoopConnection);
+        # the asyncio engine is left to migrations.
+        self.loop_engine = loop_engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time. Queueing writers of this process here costs
         # nothing, while leaving it to SQLite's busy handler means sleeping and polling.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._writer: AsyncConnection | None = None
-        self._idle_readers: list[LoopReader] = []
+        self._writer: LoopConnection | None = None
+        self._idle_readers: list[LoopConnection] = []
         # Reads on a server run outside a transaction: each statement sees what is committed
         # when it runs, exactly as inside a READ COMMITTED one (and as reads on SQLite do),
         # without BEGIN and COMMIT, two round trips of every read.
@@ -60,12 +61,20 @@ class Database:
         file_backed = self.is_sqlite and path not in (None, "", ":memory:")
         self._checkpointer = Checkpointer(path) if file_backed else None
 
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine statements run on, for listening to their events."""
+        engines = [self.engine.sync_engine]
+        if self.loop_engine is not None:
+            engines.append(self.loop_engine)
+        return engines
+
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        reader_engine = None
+        loop_engine = None
         if parsed.get_backend_name() == "sqlite":
             # Every use of a connection ends in COMMIT or ROLLBACK through read()/write().
             engine_kwargs.setdefault("pool_reset_on_return", None)
@@ -74,14 +83,14 @@ class Database:
                 "async_creator",
                 creator(*args, busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs),
             )
-            # Database keeps its readers itself; the engine's pool never holds one.
-            reader_engine = create_engine(
+            # Database keeps its connections itself; the engine's pool never holds one.
+            loop_engine = create_engine(
                 parsed.set(drivername="sqlite"),
                 creator=lambda: connect(*args, **kwargs),
                 poolclass=NullPool,
                 hide_parameters=True,
             )
-            _configure_sqlite(reader_engine)
+            _configure_sqlite(loop_engine)
         else:
             engine_kwargs.setdefault("pool_size", SERVER_POOL_SIZE)
             engine_kwargs.setdefault("max_overflow", SERVER_POOL_OVERFLOW)
@@ -89,7 +98,7 @@ class Database:
         engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine.sync_engine)
-        return cls(engine, reader_engine)
+        return cls(engine, loop_engine)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -97,12 +106,7 @@ class Database:
             async with self._server_reader.connect() as conn:
                 yield conn
             return
-        if self._idle_readers:
-            conn = self._idle_readers.pop()
-        else:
-            assert self.reader_engine is not None
-            reader = self.reader_engine.connect().execution_options(sqlite_begin=None)
-            conn = LoopReader(self.engine, reader)
+        conn = self._idle_readers.pop() if self._idle_readers else self._loop_connection()
         try:
             yield conn
         except BaseException:
@@ -110,7 +114,7 @@ class Database:
             raise
         await self._put_back(conn, failed=False)
 
-    async def _put_back(self, conn: LoopReader, *, failed: bool) -> None:
+    async def _put_back(self, conn: LoopConnection, *, failed: bool) -> None:
         # No BEGIN reached SQLite, so a successful read leaves nothing to end: SQLAlchemy's
         # own bookkeeping of the transaction it began stays open for the next read, which
         # saves a rollback per read. After an error it is rolled back, as SQLAlchemy requires.
@@ -133,15 +137,27 @@ class Database:
             return
         async with self._write_lock:
             if self._writer is None or self._writer.invalidated:
+                self._writer = self._loop_connection()
+            writer = self._writer.sync_connection
+            assert writer is not None
+            try:
                 # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that
                 # reads and then writes fails with SQLITE_BUSY at once, whatever the busy
-                # timeout says.
-                connection = await self.engine.connect()
-                self._writer = await connection.execution_options(sqlite_begin="IMMEDIATE")
-            async with self._writer.begin():
+                # timeout says. Another process's lock is waited for on the loop.
+                await self._writer.exec_driver_sql("BEGIN IMMEDIATE")
                 yield self._writer
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
         if self._checkpointer is not None:
             self._checkpointer.committed()
+
+    def _loop_connection(self) -> LoopConnection:
+        assert self.loop_engine is not None
+        # The driver is in autocommit mode: SQLite sees a BEGIN only where write() sends one.
+        sync = self.loop_engine.connect().execution_options(sqlite_begin=None)
+        return LoopConnection(self.engine, sync)
 
     async def ping(self) -> None:
         """Raise unless the database answers a query now (for health checks).
@@ -164,20 +180,21 @@ class Database:
             writer, self._writer = self._writer, None
             await writer.close()
         await self.engine.dispose()
-        if self.reader_engine is not None:
-            self.reader_engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
 
 
-class LoopReader(AsyncConnection):
-    """A SQLite reader whose statements SQLAlchemy runs synchronously, on the event loop.
+class LoopConnection(AsyncConnection):
+    """A SQLite connection whose statements SQLAlchemy runs synchronously, on the event loop.
 
     Through the asyncio extension every statement is run in a greenlet that hands four awaits
-    (cursor, execute, fetch, close) to the driver and back. For the indexed reads of an update
-    that cost more than SQLAlchemy's own work on the statement: measured, 120 µs a read that
-    takes 50 µs on a synchronous connection. The driver runs statements on the loop anyway
-    (``sqlite_driver``), so the readers use a synchronous engine on the same file and skip the
-    trips. Under WAL a read never waits for a writer; the rare busy answer (a recovery) is
-    retried with pauses on the loop, as the driver does. Writers keep the asyncio engine.
+    (cursor, execute, fetch, close) to the driver and back. For the indexed statements of an
+    update that cost more than SQLAlchemy's own work: measured, 120 µs a read that takes
+    50 µs on a synchronous connection. The driver ran statements on the loop anyway
+    (``sqlite_driver``), so read() and write() use a synchronous engine on the same file and
+    skip the trips. What must not block the loop is waiting for another process's lock: the
+    busy answer (to a writer's BEGIN IMMEDIATE; to a reader only in rare moments under WAL)
+    is retried with pauses on the loop, as the driver does.
     """
 
     async def execute(

@@ -1,4 +1,6 @@
-"""SQLite connections for SQLAlchemy's aiosqlite dialect that run statements on the event loop.
+"""SQLite on the event loop: waiting out another process's lock, checkpoints off the loop, and
+connections for SQLAlchemy's aiosqlite dialect (the asyncio engine, which runs migrations;
+``Database`` reads and writes through ``LoopConnection``).
 
 aiosqlite gives each connection a thread and makes four trips to it per statement (cursor,
 execute, fetch, close). The bot's statements use indexes and the pages they touch are in

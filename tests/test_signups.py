@@ -782,14 +782,16 @@ async def test_a_freed_seat_costs_a_few_statements_however_long_the_waitlist(db)
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         result = await act(db, cancel, (await mine(db, 1, a)).id, 1)
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert [p.user_id for p in result.promotions] == [11]
     # Not one UPDATE per waiting person: the first that does not fit ends the search.
-    assert len(statements) < 20, len(statements)
+    assert 0 < len(statements) < 20, len(statements)
     await assert_consistent(db, a)
 
 
