@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from storage.sqlite_driver import Checkpointer, call_retrying, connect, creator, is_busy
+from storage.sqlite_driver import Checkpointer, call_retrying, connect, is_busy
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _BUSY_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
@@ -42,8 +42,7 @@ class Database:
 
     def __init__(self, engine: AsyncEngine, loop_engine: Engine | None = None) -> None:
         self.engine = engine
-        # SQLite only: the synchronous engine behind read() and write() (see LoopConnection);
-        # the asyncio engine is left to migrations.
+        # SQLite only: the synchronous engine behind read() and write() (see LoopConnection).
         self.loop_engine = loop_engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time. Queueing writers of this process here costs
@@ -76,13 +75,7 @@ class Database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         loop_engine = None
         if parsed.get_backend_name() == "sqlite":
-            # Every use of a connection ends in COMMIT or ROLLBACK through read()/write().
-            engine_kwargs.setdefault("pool_reset_on_return", None)
             args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
-            engine_kwargs.setdefault(
-                "async_creator",
-                creator(*args, busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs),
-            )
             # Database keeps its connections itself; the engine's pool never holds one.
             loop_engine = create_engine(
                 parsed.set(drivername="sqlite"),
@@ -94,10 +87,9 @@ class Database:
         else:
             engine_kwargs.setdefault("pool_size", SERVER_POOL_SIZE)
             engine_kwargs.setdefault("max_overflow", SERVER_POOL_OVERFLOW)
-        # Parameters stay out of error messages and logs: they carry user ids and names.
+        # Parameters stay out of error messages and logs: they carry user ids and names. On
+        # SQLite this engine never connects: LoopConnection needs one to belong to.
         engine = create_async_engine(url, hide_parameters=True, **engine_kwargs)
-        if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine.sync_engine)
         return cls(engine, loop_engine)
 
     @contextlib.asynccontextmanager
@@ -156,8 +148,7 @@ class Database:
     def _loop_connection(self) -> LoopConnection:
         assert self.loop_engine is not None
         # The driver is in autocommit mode: SQLite sees a BEGIN only where write() sends one.
-        sync = self.loop_engine.connect().execution_options(sqlite_begin=None)
-        return LoopConnection(self.engine, sync)
+        return LoopConnection(self.engine, self.loop_engine.connect())
 
     async def ping(self) -> None:
         """Raise unless the database answers a query now (for health checks).
@@ -190,11 +181,11 @@ class LoopConnection(AsyncConnection):
     Through the asyncio extension every statement is run in a greenlet that hands four awaits
     (cursor, execute, fetch, close) to the driver and back. For the indexed statements of an
     update that cost more than SQLAlchemy's own work: measured, 120 µs a read that takes
-    50 µs on a synchronous connection. The driver ran statements on the loop anyway
-    (``sqlite_driver``), so read() and write() use a synchronous engine on the same file and
-    skip the trips. What must not block the loop is waiting for another process's lock: the
-    busy answer (to a writer's BEGIN IMMEDIATE; to a reader only in rare moments under WAL)
-    is retried with pauses on the loop, as the driver does.
+    50 µs on a synchronous connection. SQLite's statements run on the loop anyway (see
+    ``sqlite_driver``), so read() and write() use a synchronous engine and skip the trips.
+    What must not block the loop is waiting for another process's lock: the busy answer (to
+    a writer's BEGIN IMMEDIATE; to a reader only in rare moments under WAL) is retried with
+    pauses on the loop.
     """
 
     async def execute(
@@ -246,20 +237,12 @@ def _probe_sqlite_file(path: str) -> None:
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The driver connection is in autocommit mode (see sqlite_driver.creator): its own
-        # implicit BEGIN would be DEFERRED; we emit ours in _on_begin.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA wal_autocheckpoint=0")  # see sqlite_driver.Checkpointer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:
-            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def dialect_insert(conn: AsyncConnection) -> Any:
