@@ -1,5 +1,7 @@
 """The storage layer on its own: schema, concurrency, time, the nearest-center cache."""
 
+from __future__ import annotations
+
 import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -81,12 +83,31 @@ async def test_sqlite_pragmas(db):
         assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
+class Ticks:
+    """Counts the turns a task sleeping ``pause`` at a time gets on the loop."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.count = 0
+
+    async def __aenter__(self) -> Ticks:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._task.cancel()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.pause)
+            self.count += 1
+
+
 @pytest.mark.sqlite_only  # PostgreSQL has no database-wide write lock
 async def test_waiting_for_another_process_lock_does_not_block_the_loop(url, db):
     # A second engine on the same file stands for another process (an import, say) that holds
     # the write lock for a while. Our writer waits for it, and the loop goes on meanwhile.
     other = Database.from_url(url)
-    ticks = 0
     holding = asyncio.Event()
 
     async def hold_the_lock():
@@ -95,24 +116,17 @@ async def test_waiting_for_another_process_lock_does_not_block_the_loop(url, db)
             holding.set()
             await asyncio.sleep(0.3)
 
-    async def tick():
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
     holder = asyncio.create_task(hold_the_lock())
-    await holding.wait()
     try:
-        async with db.write() as conn:
-            before = ticks
-            await subscribe(conn, 1, 1, now=NOW) if await get_user(conn, 1) else None
-            await upsert_centers(conn, [center("c2", 56.0, 38.0)], now=NOW)
+        async with Ticks(0.01) as ticks:
+            await holding.wait()
+            async with db.write() as conn:
+                before = ticks.count
+                await subscribe(conn, 1, 1, now=NOW) if await get_user(conn, 1) else None
+                await upsert_centers(conn, [center("c2", 56.0, 38.0)], now=NOW)
         assert holder.done(), "the write waited for the other process to commit"
         assert before >= 10, f"the loop ticked {before} times while the lock was held"
     finally:
-        ticker.cancel()
         await holder
         await other.close()
     async with db.read() as conn:
@@ -128,34 +142,22 @@ async def test_a_read_told_the_file_is_busy_tries_again_without_blocking_the_loo
     refusal = sqlite3.OperationalError("database is locked")
     refusal.sqlite_errorcode = sqlite3.SQLITE_BUSY
     refusals = [OperationalError("SELECT", {}, refusal)] * 2
-    ticks = 0
+    async with Ticks(0) as ticks, db.read() as conn:
+        sync = conn.sync_connection
+        real = sync.execute
 
-    async def tick():
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0)
-            ticks += 1
+        def refusing(*args, **kwargs):
+            if refusals:
+                raise refusals.pop()
+            return real(*args, **kwargs)
 
-    ticker = asyncio.create_task(tick())
-    try:
-        async with db.read() as conn:
-            sync = conn.sync_connection
-            real = sync.execute
-
-            def refusing(*args, **kwargs):
-                if refusals:
-                    raise refusals.pop()
-                return real(*args, **kwargs)
-
-            sync.execute = refusing
-            try:
-                assert await count_centers(conn) == 1
-            finally:
-                del sync.execute
-    finally:
-        ticker.cancel()
+        sync.execute = refusing
+        try:
+            assert await count_centers(conn) == 1
+        finally:
+            del sync.execute
     assert refusals == []
-    assert ticks >= 2, "the loop ran while the read waited"
+    assert ticks.count >= 2, "the loop ran while the read waited"
 
 
 async def test_concurrent_read_then_write_transactions_never_lock(url, db):
