@@ -82,3 +82,17 @@ async def test_a_menu_button_ends_the_profile_dialog(bot_env):
     [document] = await user.send("/mydata")
     exported = (await bot_env.tg.file_bytes(document.document["file_id"])).decode()
     assert '"volunteer_profile": null' in exported
+
+
+async def test_help_and_settings_end_the_profile_dialog_too(bot_env):
+    center = await add_quiet_center(bot_env)
+    user = await subscribed_user(bot_env, center, name="Ivan")
+    await user.press("🙋 Volunteering")
+    await user.press("👤 Volunteer profile")
+    [help_] = await user.send("/help")
+    assert help_.text.startswith("What I can do")
+    await user.press("👤 Volunteer profile")
+    settings = await user.send("⚙️ Settings")
+    assert len(settings) == 3  # language, reminders, news: the settings as always
+    [search] = await user.send("Moscow")
+    assert search.text.startswith("Centers for “Moscow”")
