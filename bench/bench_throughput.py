@@ -447,8 +447,7 @@ class Statements:
     def __init__(self, db: Database | None) -> None:
         self.count = 0
         if db is not None:
-            for engine in db.engines:
-                event.listen(engine, "before_cursor_execute", self._seen)
+            event.listen(db.engine_running_statements, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1

@@ -19,8 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from storage.sqlite_driver import Checkpointer, call_retrying, connect, is_busy
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-_BUSY_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
+SQLITE_BUSY_TIMEOUT_S = 10.0
 IDLE_READERS = 8
 # PostgreSQL: connections kept open per process. Enough for every update handled at once
 # (MAX_CONCURRENT_UPDATES, 16 by default) plus the sender and the jobs: a pool that runs short
@@ -61,12 +60,9 @@ class Database:
         self._checkpointer = Checkpointer(path) if file_backed else None
 
     @property
-    def engines(self) -> list[Engine]:
-        """Every engine statements run on, for listening to their events."""
-        engines = [self.engine.sync_engine]
-        if self.loop_engine is not None:
-            engines.append(self.loop_engine)
-        return engines
+    def engine_running_statements(self) -> Engine:
+        """The engine whose events see every statement of read() and write()."""
+        return self.loop_engine or self.engine.sync_engine
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
@@ -223,7 +219,7 @@ class LoopConnection(AsyncConnection):
             if not is_busy(error):
                 raise
         again = functools.partial(method, *args, **kwargs)
-        return await call_retrying(again, busy_timeout_s=_BUSY_TIMEOUT_S)
+        return await call_retrying(again, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S)
 
 
 def _probe_sqlite_file(path: str) -> None:

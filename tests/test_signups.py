@@ -782,13 +782,12 @@ async def test_a_freed_seat_costs_a_few_statements_however_long_the_waitlist(db)
     def count(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
-    for engine in db.engines:
-        event.listen(engine, "before_cursor_execute", count)
+    engine = db.engine_running_statements
+    event.listen(engine, "before_cursor_execute", count)
     try:
         result = await act(db, cancel, (await mine(db, 1, a)).id, 1)
     finally:
-        for engine in db.engines:
-            event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", count)
     assert [p.user_id for p in result.promotions] == [11]
     # Not one UPDATE per waiting person: the first that does not fit ends the search.
     assert 0 < len(statements) < 20, len(statements)
