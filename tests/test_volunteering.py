@@ -43,12 +43,18 @@ async def test_shift_sign_up_hours_and_certificate(bot_env):
     assert pdf.startswith(b"%PDF") and document.document["file_name"] == "volunteer-hours.pdf"
 
 
-async def test_volunteer_profile_is_optional_and_saved(bot_env):
+async def in_profile_dialog(bot_env):
+    """A subscribed resident who has opened the volunteer profile dialog, and its question."""
     center = await add_quiet_center(bot_env)
     user = await subscribed_user(bot_env, center, name="Ivan")
     await user.press("🙋 Volunteering")
     replies = await user.press("👤 Volunteer profile")
-    assert replies[-1].text.startswith("How should the coordinators call you?")
+    return user, replies[-1]
+
+
+async def test_volunteer_profile_is_optional_and_saved(bot_env):
+    user, question = await in_profile_dialog(bot_env)
+    assert question.text.startswith("How should the coordinators call you?")
     [ask_skills] = await user.send("Иван Петрович")
     assert ask_skills.text.startswith("What can you help with?")
     [saved] = await user.send("Готовлю, чиню компьютеры")
@@ -71,10 +77,7 @@ async def test_shifts_need_a_subscription_or_a_location(bot_env):
 
 
 async def test_a_menu_button_ends_the_profile_dialog(bot_env):
-    center = await add_quiet_center(bot_env)
-    user = await subscribed_user(bot_env, center, name="Ivan")
-    await user.press("🙋 Volunteering")
-    await user.press("👤 Volunteer profile")
+    user, _question = await in_profile_dialog(bot_env)
     [mine] = await user.press("⭐ My centers")
     assert mine.text.startswith("Your centers")
     [search] = await user.send("Moscow")
@@ -85,10 +88,7 @@ async def test_a_menu_button_ends_the_profile_dialog(bot_env):
 
 
 async def test_help_and_settings_end_the_profile_dialog_too(bot_env):
-    center = await add_quiet_center(bot_env)
-    user = await subscribed_user(bot_env, center, name="Ivan")
-    await user.press("🙋 Volunteering")
-    await user.press("👤 Volunteer profile")
+    user, _question = await in_profile_dialog(bot_env)
     [help_] = await user.send("/help")
     assert help_.text.startswith("What I can do")
     await user.press("👤 Volunteer profile")
