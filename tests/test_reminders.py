@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from bot.jobs import reminders_job
 from domain.activities import Role, SignupRules, Status
@@ -15,6 +16,7 @@ from storage.reminders import (
     NEVER,
     due_for_reminders,
     replan_for_activity,
+    retire_past_reminders,
     unconfirmed_volunteers,
 )
 from storage.schema import activities, deliveries, signups
@@ -362,6 +364,33 @@ async def test_a_reminder_whose_activity_started_meanwhile_is_retired(bot_env):
     async with env.db.read() as conn:
         due_at = await conn.scalar(select(signups.c.reminder_due_at))
     assert due_at == NEVER, "not read again every minute"
+
+
+async def test_retiring_looks_up_the_waiting_sign_ups_activities_not_every_past_one(bot_env):
+    """The job retires every minute, on the event loop: its cost must follow the sign-ups
+    waiting for it, not the chain's whole history of activities."""
+    env = bot_env
+    if env.db.engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    seen: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        seen.append((statement, parameters))
+
+    engine = env.db.engine_running_statements
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        async with env.db.write() as conn:
+            await retire_past_reminders(conn, now=env.clock())
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    updates = [(sql, parameters) for sql, parameters in seen if sql.startswith("UPDATE")]
+    assert len(updates) == 2
+    async with env.db.read() as conn:
+        for sql, parameters in updates:
+            plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            steps = [row[-1] for row in plan]
+            assert not [step for step in steps if step.startswith("SCAN")], steps
 
 
 async def test_an_activity_moved_by_an_import_drops_the_queued_reminder_of_the_old_time(bot_env):
