@@ -487,6 +487,7 @@ class BotApi(Telegram):
             keyboard = markup
         message = Message(data, "bot", html, self._s.next_seq(), reply_keyboard=keyboard)
         chat.messages[message.message_id] = message
+        self._done(chat.messages, message.message_id)
         if keyboard is not None and "keyboard" in keyboard:
             chat.reply_keyboard = {"markup": keyboard, "message_id": message.message_id}
         elif keyboard is not None and keyboard.get("remove_keyboard"):
@@ -684,6 +685,7 @@ class BotApi(Telegram):
         if text is not None and len(text) > MAX_CALLBACK_ANSWER_LENGTH:
             raise bad("MESSAGE_TOO_LONG")
         query.answered = True
+        self._done(self._s.callbacks, query.id)
         query.answer = {
             "text": text,
             "show_alert": p.bool("show_alert"),

@@ -63,6 +63,7 @@ class FakeTelegram(BotApi, ControlApi):
         bot_username: str = "sosedi_bot",
         bot_name: str = "Sosedi",
         clock: Callable[[], float] = time.time,
+        history: int | None = None,
     ) -> None:
         super().__init__(
             token=token,
@@ -70,6 +71,7 @@ class FakeTelegram(BotApi, ControlApi):
             bot_username=bot_username,
             bot_name=bot_name,
             clock=clock,
+            history=history,
         )
         self._webhook_task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None

@@ -283,6 +283,7 @@ class State:
     faults_triggered: int = 0
     seq: int = 0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    done: deque[tuple[dict[Any, Any], Any]] = field(default_factory=deque)  # see Telegram
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -303,12 +304,17 @@ class Telegram:
         bot_username: str,
         bot_name: str,
         clock: Callable[[], float],
+        history: int | None = None,
     ) -> None:
+        """``history``: remember only the newest this many of what is done with (messages,
+        updates once confirmed or dropped, answered callback queries), for a server that
+        runs a long load in the process it measures; None remembers everything."""
         self.token = token
         self.bot_id = bot_id
         self.bot_username = bot_username
         self.bot_name = bot_name
         self._clock = clock
+        self._history = history
         self._s = State()
         # Update ids survive a reset: a bot that keeps polling across it must not confirm new
         # updates with the offset it remembers from before.
@@ -367,7 +373,17 @@ class Telegram:
         update.status = status
         if update in self._s.pending:
             self._s.pending.remove(update)
+        self._done(self._s.updates, update.update_id)
         self._notify()
+
+    def _done(self, store: dict[Any, Any], key: Any) -> None:
+        """``store[key]`` is done with: under a history limit, the oldest such is forgotten."""
+        if self._history is None:
+            return
+        self._s.done.append((store, key))
+        if len(self._s.done) > self._history:
+            old_store, old_key = self._s.done.popleft()
+            old_store.pop(old_key, None)
 
     def _confirm_offset(self, offset: int) -> None:
         if offset > 0:

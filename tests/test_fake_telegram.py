@@ -561,6 +561,39 @@ async def test_forged_callback_and_answer_errors(tg, bot, ctl):
         await bot.answer_callback_query(forged)
 
 
+async def test_a_history_limit_forgets_the_oldest_of_what_is_done_with():
+    async with (
+        FakeTelegram(history=4) as server,
+        FakeTelegramClient(server.base_url, timeout=3) as ctl,
+    ):
+        bot = make_bot(server.base_url)
+        dp = Dispatcher()
+
+        @dp.callback_query(F.data == "answer")
+        async def answer(query: CallbackQuery) -> None:
+            await query.answer()
+
+        @dp.callback_query(F.data == "leave")
+        async def leave(query: CallbackQuery) -> None:
+            pass
+
+        anna = await ctl.new_user("Anna", started=True)
+        first = await bot.send_message(anna.id, "one")
+        for text in ("two", "three"):
+            await bot.send_message(anna.id, text)
+        async with polling(server, dp, bot):
+            await anna.callback(first.message_id, "leave")  # confirmed: 1 done
+            await anna.callback(first.message_id, "answer")  # answered and confirmed: 3
+
+        # Done with: 3 messages, 2 updates, 1 answered query; the 4 newest are remembered.
+        assert [m.text for m in await anna.messages()] == ["three"]
+        assert [q["data"] for q in await ctl.callbacks()] == ["leave", "answer"]
+        assert [q["data"] for q in await ctl.unanswered_callbacks()] == ["leave"]
+        with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+            await bot.edit_message_text("edited", chat_id=anna.id, message_id=first.message_id)
+        await bot.session.close()
+
+
 @contextlib.asynccontextmanager
 async def receiving(hook):
     """A webhook receiver on a free port running ``hook``; its URL."""
