@@ -30,6 +30,14 @@ costs the fake server nothing. Phases:
   text messages and callback queries and the same concurrency; measured before and after the
   bot, half the window each time, so that the machine's background load drifting during the run
   biases the ratio less.
+* replay: the ceiling for any bot that answers as this one does. An aiogram bot with the bot's
+  session, parse mode and concurrency limit, driven like the echo bot, answers each text with
+  one of the messages the bot sent during its phase, and each button press with one of the
+  bot's callback answers and an edit to one of its texts and keyboards; it does nothing else.
+  So it makes the bot's Bot API calls, with the bot's payloads (about 1.5 calls per update
+  against the echo's 1), without routing, middlewares, SQL or rendering. Its rate against the
+  echo's says how much of the ratio those calls alone take; the bot's CPU per update minus
+  the replay's is the bot's own work. Its p99 at half its own rate is measured as the bot's.
 
 Before each phase the harness's own objects (the setup's data, the previous phase's fake
 server) are frozen out of the garbage collector's reach (``gc.freeze``): left in, every full
@@ -49,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import gc
+import itertools
 import json
 import logging
 import multiprocessing
@@ -66,7 +75,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, Response, SendMessage
+from aiogram.methods.base import TelegramMethod, TelegramType
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 from sqlalchemy import event, select
@@ -106,11 +118,17 @@ LATENCY_WINDOW_S = 15.0
 ECHO_WARMUP_S = 3.0
 ECHO_WINDOW_S = 12.0  # twice: before and after the bot
 
+# The fake server lives in the measured process: what it remembered of the whole run made
+# every full collection longer (100 ms and more by the end of a phase), pauses the bot would
+# not have beside the real Telegram. A resident's steps need only their newest messages.
+SERVER_HISTORY = 2_000
+
 PROFILE_VARIABLE = "BENCH_THROUGHPUT_PROFILE"
 
 TOKEN = "123456:BENCH-token"
 LANGUAGES = (("ru", 0.7), ("uk", 0.2), ("en", 0.1))
 ECHO_BASELINE = "bare aiogram echo bot, same fake server, same run"
+REPLAY_BASELINE = "aiogram bot sending the bot's recorded replies and doing nothing else"
 ERRORS_COUNTED = "error log + unanswered callbacks + refused Bot API calls + steps without reaction"
 
 # (title, category, minutes, capacities to pick from, companions, volunteer role, place).
@@ -598,14 +616,20 @@ def _settings(plan: Plan, api_url: str) -> Settings:
     )
 
 
-async def _bot_phase(plan: Plan) -> PhaseResult:
+def _latency_load(closed_loop_rate: float) -> float:
+    return LATENCY_LOAD * closed_loop_rate
+
+
+async def _bot_phase(plan: Plan, replies: Replies | None = None) -> PhaseResult:
     with ErrorLog() as error_log:
-        async with FakeTelegram(token=TOKEN) as server:
+        async with FakeTelegram(token=TOKEN, history=SERVER_HISTORY) as server:
             settings = _settings(plan, server.base_url)
             dispatcher = create_dispatcher(settings)
             probe = Probe()
             install_outermost(dispatcher, probe)
             bot = create_bot(settings)
+            if replies is not None:
+                bot.session.middleware(replies)
             polling = asyncio.create_task(
                 dispatcher.start_polling(
                     bot,
@@ -627,7 +651,7 @@ async def _bot_phase(plan: Plan) -> PhaseResult:
                     window=WINDOW_S,
                     statements=statements,
                     error_log=error_log,
-                    latency_rate=lambda measured: LATENCY_LOAD * measured,
+                    latency_rate=_latency_load,
                     profile=os.environ.get(PROFILE_VARIABLE),
                 )
             finally:
@@ -650,21 +674,83 @@ def echo_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-async def _echo_phase(plan: Plan) -> PhaseResult:
+class Replies(BaseRequestMiddleware):
+    """The bot's first messages, edits and callback answers, as its handlers built them.
+
+    Installed on the bot's session during its phase, so that the replay bot can send the very
+    same texts and keyboards."""
+
+    LIMIT = 2_000
+
+    def __init__(self) -> None:
+        self.sent: list[SendMessage] = []
+        self.edited: list[EditMessageText] = []
+        self.answers: list[AnswerCallbackQuery] = []
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        for kind, kept in (
+            (SendMessage, self.sent),
+            (EditMessageText, self.edited),
+            (AnswerCallbackQuery, self.answers),
+        ):
+            if isinstance(method, kind) and len(kept) < self.LIMIT:
+                kept.append(method)  # type: ignore[arg-type]
+        return await make_request(bot, method)
+
+
+def replay_dispatcher(replies: Replies) -> Dispatcher:
+    """The bot's Bot API calls without its work: every text is answered with one of the bot's
+    messages; every button press with one of its callback answers and an edit to one of its
+    texts and keyboards. Driven like the echo bot, it makes about as many calls per update
+    as the bot (answer and edit for a button), so its rate is the ceiling for any bot whose
+    replies are this product's."""
+    distinct = {(m.text, repr(m.reply_markup)): m for m in replies.edited}
+    sent, answers = itertools.cycle(replies.sent), itertools.cycle(replies.answers)
+    edited = itertools.cycle(distinct.values())
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def reply(message: Message) -> None:
+        kept = next(sent)
+        await message.answer(kept.text, reply_markup=kept.reply_markup)
+
+    @dispatcher.callback_query()
+    async def press(query: CallbackQuery) -> None:
+        kept_answer = next(answers)
+        await query.answer(kept_answer.text, show_alert=kept_answer.show_alert)
+        # Distinct edits in a cycle: Telegram refuses one that would change nothing.
+        kept = next(edited)
+        if isinstance(query.message, Message):
+            await query.message.edit_text(kept.text, reply_markup=kept.reply_markup)
+
+    return dispatcher
+
+
+async def _baseline_phase(
+    plan: Plan,
+    dispatcher: Dispatcher,
+    bot_for: Callable[[str], Bot],
+    latency_rate: Callable[[float], float] | None = None,
+    tasks_concurrency_limit: int | None = None,
+) -> PhaseResult:
+    """A baseline bot (``bot_for`` the fake server's URL) driven like the echo bot."""
     with ErrorLog() as error_log:
-        async with FakeTelegram(token=TOKEN) as server:
-            dispatcher = echo_dispatcher()
+        async with FakeTelegram(token=TOKEN, history=SERVER_HISTORY) as server:
             probe = Probe()
             install_outermost(dispatcher, probe)
             started = asyncio.Event()
             dispatcher.startup.register(started.set)
-            bot = Bot(
-                TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-            )
+            bot = bot_for(server.base_url)
             polling = asyncio.create_task(
                 dispatcher.start_polling(
                     bot,
                     handle_signals=False,
+                    tasks_concurrency_limit=tasks_concurrency_limit,
                     allowed_updates=dispatcher.resolve_used_update_types(),
                 )
             )
@@ -679,11 +765,36 @@ async def _echo_phase(plan: Plan) -> PhaseResult:
                     window=ECHO_WINDOW_S,
                     statements=Statements(None),
                     error_log=error_log,
+                    latency_rate=latency_rate,
                 )
             finally:
                 if not polling.done():
                     await dispatcher.stop_polling()
                 await polling
+
+
+async def _echo_phase(plan: Plan) -> PhaseResult:
+    def bot_for(url: str) -> Bot:
+        return Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+
+    return await _baseline_phase(plan, echo_dispatcher(), bot_for)
+
+
+async def _replay_phase(plan: Plan, replies: Replies) -> PhaseResult:
+    """The replay bot, run as the bot is: its session, parse mode and concurrency limit."""
+    if not (replies.sent and replies.edited and replies.answers):
+        raise RuntimeError("the bot's phase left nothing to replay")
+
+    def bot_for(url: str) -> Bot:
+        return create_bot(_settings(plan, url))
+
+    return await _baseline_phase(
+        plan,
+        replay_dispatcher(replies),
+        bot_for,
+        _latency_load,
+        settings_for_setup().max_concurrent_updates,
+    )
 
 
 # ---- report ---------------------------------------------------------------------------
@@ -736,9 +847,18 @@ async def _measure(plan: Plan) -> list[Figure]:
     _describe("echo, closed loop", echo_runs[0], 0, plan)
     progress(f"[throughput] bot: {CONCURRENCY} residents at a time, {WINDOW_S:.0f} s window")
     _clean_slate()
-    bot = await _bot_phase(plan)
+    replies = Replies()
+    bot = await _bot_phase(plan, replies)
     _describe("bot, closed loop", bot, 0, plan)
     _describe(f"bot, open loop at {LATENCY_LOAD:.0%} of that", bot, 2, plan)
+    progress(
+        f"[throughput] replay: the bot's {len(replies.sent)} messages, {len(replies.edited)} "
+        f"edits and {len(replies.answers)} callback answers, without its work"
+    )
+    _clean_slate()
+    replay = await _replay_phase(plan, replies)
+    _describe("replay, closed loop", replay, 0, plan)
+    _describe(f"replay, open loop at {LATENCY_LOAD:.0%} of that", replay, 2, plan)
     progress("[throughput] echo, second half")
     _clean_slate()
     echo_runs.append(await _echo_phase(plan))
@@ -746,6 +866,7 @@ async def _measure(plan: Plan) -> list[Figure]:
     echo_errors: Counter[str] = sum((run.errors for run in echo_runs), Counter())
     for name, result, errors in (
         ("bot", bot, bot.errors),
+        ("replay", replay, replay.errors),
         *(("echo", run, run.errors) for run in echo_runs),
     ):
         progress(
@@ -762,8 +883,11 @@ async def _measure(plan: Plan) -> list[Figure]:
     echo_rate = echo_handled / sum(run.seconds(0) for run in echo_runs)
     echo_cpu_ms = 1e3 * sum(run.cpu_seconds(0) for run in echo_runs) / max(1, echo_handled)
     bot_cpu_ms = 1e3 * bot.cpu_seconds(0) / max(1, len(bot.handled(0)))
+    replay_rate = replay.per_second(0)
+    replay_cpu_ms = 1e3 * replay.cpu_seconds(0) / max(1, len(replay.handled(0)))
     saturated = [duration for _end, duration, _what in bot.handled(0)]
     latency = [duration for _end, duration, _what in bot.handled(2)]
+    replay_latency = [duration for _end, duration, _what in replay.handled(2)]
     echo_calls = sum(run.per_update(0, "api_calls") * len(run.handled(0)) for run in echo_runs)
     at_load = (
         f"open loop at {LATENCY_LOAD:.0%} of the bot's throughput "
@@ -776,6 +900,9 @@ async def _measure(plan: Plan) -> list[Figure]:
         Figure("throughput.bot.updates_per_s", bot_rate, "updates/s"),
         Figure("throughput.echo.updates_per_s", echo_rate, "updates/s"),
         Figure("throughput.ratio_vs_echo", bot_rate / echo_rate, "x", ">= 0.5", ECHO_BASELINE),
+        Figure("throughput.replay.updates_per_s", replay_rate, "updates/s"),
+        Figure("throughput.replay_vs_echo", replay_rate / echo_rate, "x", baseline=REPLAY_BASELINE),
+        Figure("throughput.ratio_vs_replay", bot_rate / replay_rate, "x", baseline=REPLAY_BASELINE),
         Figure(
             "throughput.bot.handler_median_ms", ns_to_ms(median(latency)), "ms", baseline=at_load
         ),
@@ -787,6 +914,13 @@ async def _measure(plan: Plan) -> list[Figure]:
             at_load,
         ),
         Figure(
+            "throughput.replay.handler_p99_ms",
+            ns_to_ms(percentile(replay_latency, 99)),
+            "ms",
+            baseline=f"open loop at {LATENCY_LOAD:.0%} of the replay's throughput "
+            f"({replay.per_second(2):.0f} updates/s)",
+        ),
+        Figure(
             "throughput.bot.saturated.handler_p99_ms",
             ns_to_ms(percentile(saturated, 99)),
             "ms",
@@ -794,6 +928,19 @@ async def _measure(plan: Plan) -> list[Figure]:
         ),
         Figure("throughput.bot.cpu_ms_per_update", bot_cpu_ms, "ms", baseline=cpu_note),
         Figure("throughput.echo.cpu_ms_per_update", echo_cpu_ms, "ms", baseline=cpu_note),
+        Figure("throughput.replay.cpu_ms_per_update", replay_cpu_ms, "ms", baseline=cpu_note),
+        Figure(
+            "throughput.bot.own_cpu_ms_per_update",
+            bot_cpu_ms - replay_cpu_ms,
+            "ms",
+            baseline="bot - replay: routing, middlewares, SQL, rendering",
+        ),
+        Figure(
+            "throughput.own_cpu_budget_ms",
+            2 * echo_cpu_ms - replay_cpu_ms,
+            "ms",
+            baseline="2 x echo - replay: what half the echo's rate leaves for the bot's own work",
+        ),
         Figure("throughput.bot.sql_per_update", bot.per_update(0, "statements"), "statements"),
         Figure(
             "throughput.bot.api_calls_per_update",
@@ -807,8 +954,15 @@ async def _measure(plan: Plan) -> list[Figure]:
             "calls",
             baseline=calls_note,
         ),
+        Figure(
+            "throughput.replay.api_calls_per_update",
+            replay.per_update(0, "api_calls"),
+            "calls",
+            baseline=calls_note,
+        ),
         Figure("throughput.bot.errors", bot.errors.total(), "errors", "== 0", ERRORS_COUNTED),
         Figure("throughput.echo.errors", echo_errors.total(), "errors", "== 0", ERRORS_COUNTED),
+        Figure("throughput.replay.errors", replay.errors.total(), "errors", "== 0", ERRORS_COUNTED),
     ]
 
 
