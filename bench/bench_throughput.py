@@ -686,6 +686,11 @@ class Replies(BaseRequestMiddleware):
         self.sent: list[SendMessage] = []
         self.edited: list[EditMessageText] = []
         self.answers: list[AnswerCallbackQuery] = []
+        self._lists: dict[type, list[Any]] = {
+            SendMessage: self.sent,
+            EditMessageText: self.edited,
+            AnswerCallbackQuery: self.answers,
+        }
 
     async def __call__(
         self,
@@ -693,13 +698,9 @@ class Replies(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        for kind, kept in (
-            (SendMessage, self.sent),
-            (EditMessageText, self.edited),
-            (AnswerCallbackQuery, self.answers),
-        ):
-            if isinstance(method, kind) and len(kept) < self.LIMIT:
-                kept.append(method)  # type: ignore[arg-type]
+        kept = self._lists.get(type(method))
+        if kept is not None and len(kept) < self.LIMIT:
+            kept.append(method)
         return await make_request(bot, method)
 
 
