@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,11 +12,10 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from storage.sqlite_driver import Checkpointer, call_retrying, connect, is_busy
+from storage.sqlite_driver import Checkpointer, call_retrying, connect
 
 SQLITE_BUSY_TIMEOUT_S = 10.0
 IDLE_READERS = 8
@@ -213,13 +211,7 @@ class LoopConnection(AsyncConnection):
 
     @staticmethod
     async def _run(method: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except DBAPIError as error:
-            if not is_busy(error):
-                raise
-        again = functools.partial(method, *args, **kwargs)
-        return await call_retrying(again, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S)
+        return await call_retrying(method, *args, busy_timeout_s=SQLITE_BUSY_TIMEOUT_S, **kwargs)
 
 
 def _probe_sqlite_file(path: str) -> None:

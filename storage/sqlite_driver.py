@@ -36,14 +36,16 @@ def is_busy(error: BaseException) -> bool:
     return isinstance(cause, sqlite3.OperationalError) and cause.sqlite_errorcode in BUSY_ERRORS
 
 
-async def call_retrying(function: Callable[..., T], *args: Any, busy_timeout_s: float) -> T:
-    """``function(*args)`` now; while the database is busy, again after a pause on the loop,
-    until ``busy_timeout_s`` have passed."""
+async def call_retrying(
+    function: Callable[..., T], *args: Any, busy_timeout_s: float, **kwargs: Any
+) -> T:
+    """``function(*args, **kwargs)`` now; while the database is busy, again after a pause on
+    the loop, until ``busy_timeout_s`` have passed."""
     deadline = None
     pause = _FIRST_PAUSE_S
     while True:
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         except Exception as error:
             if not is_busy(error):
                 raise
