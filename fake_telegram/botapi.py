@@ -486,8 +486,7 @@ class BotApi(Telegram):
         else:
             keyboard = markup
         message = Message(data, "bot", html, self._s.next_seq(), reply_keyboard=keyboard)
-        chat.messages[message.message_id] = message
-        self._done(chat.messages, message.message_id)
+        self._add_message(chat, message)
         if keyboard is not None and "keyboard" in keyboard:
             chat.reply_keyboard = {"markup": keyboard, "message_id": message.message_id}
         elif keyboard is not None and keyboard.get("remove_keyboard"):

@@ -315,8 +315,7 @@ class ControlApi(Telegram):
             }
         html = escape(content["text"], quote=False) if "text" in content else None
         message = Message(data, "user", html, self._s.next_seq())
-        chat.messages[message.message_id] = message
-        self._done(chat.messages, message.message_id)
+        self._add_message(chat, message)
         chat.started = True
         return message
 

@@ -376,6 +376,10 @@ class Telegram:
         self._done(self._s.updates, update.update_id)
         self._notify()
 
+    def _add_message(self, chat: Chat, message: Message) -> None:
+        chat.messages[message.message_id] = message
+        self._done(chat.messages, message.message_id)  # nothing is pending on a message
+
     def _done(self, store: dict[Any, Any], key: Any) -> None:
         """``store[key]`` is done with: under a history limit, the oldest such is forgotten."""
         if self._history is None:
